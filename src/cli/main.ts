@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// fleetkeeper command line. Each sub-command lives in cli/commands/<name>.ts
+// and exports `register(program)`; this file only wires them together.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('fleetkeeper')
+  .description('GitOps reconciler for a fleet of ERPNext hosts')
+  .version(pkg.version)
+  .showHelpAfterError();
+
+// Sub-commands register themselves here (one import per command).
+const commands: Array<{ register(program: Command): void }> = [
+  // fleet: validate, import-ansible, keyscan
+  // rollout: plan, apply, status
+];
+for (const c of commands) c.register(program);
+
+await program.parseAsync(process.argv);
