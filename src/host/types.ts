@@ -160,3 +160,32 @@ export interface HostResult {
   startedAt: string;
   durationMs: number;
 }
+
+// ---- The host layer's entry point, used by the rollout engine ----
+import type { Customer } from '../fleet/types.js';
+
+export interface HostProcedureOptions {
+  runId: string;
+  commit?: string;
+  /** plan: same steps, mutating commands recorded instead of run. */
+  mode: 'apply' | 'plan';
+  onStep?: (step: StepResult) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Everything the rollout engine may do to a host. One implementation talks
+ * SSH (one connection per host, kept for the driver's life), one is offline
+ * (every command simulated), tests use fakes.
+ */
+export interface HostDriver {
+  /** Read-only look at the host. Never throws: unreachable hosts come back with reachable=false. */
+  observe(customer: Customer): Promise<Observation>;
+  /** Bring the host to customer.image.tag, or in plan mode record what that would do. */
+  converge(customer: Customer, opts: HostProcedureOptions): Promise<HostResult>;
+  /** The health gate alone (used during bake). */
+  checkHealth(customer: Customer): Promise<{ healthy: boolean; detail: string }>;
+  /** How many SSH connections were opened per customer (benchmarks, tests). */
+  connectionsOpened(): Record<string, number>;
+  close(): Promise<void>;
+}
