@@ -12,9 +12,20 @@ const program = new Command('fleetkeeper')
   .showHelpAfterError();
 
 // Sub-commands register themselves here (one import per command).
+import * as planCommand from './commands/plan.js';
+import * as applyCommand from './commands/apply.js';
+import * as statusCommand from './commands/status.js';
+import * as validateCommand from './commands/validate.js';
+import * as importAnsibleCommand from './commands/import-ansible.js';
+import * as keyscanCommand from './commands/keyscan.js';
 const commands: Array<{ register(program: Command): void }> = [
   // fleet: validate, import-ansible, keyscan
-  // rollout: plan, apply, status
+  validateCommand,
+  importAnsibleCommand,
+  keyscanCommand,
+  planCommand,
+  applyCommand,
+  statusCommand,
 ];
 for (const c of commands) c.register(program);
 

@@ -84,7 +84,8 @@ export interface ServiceState {
 }
 
 export type Layout =
-  | { kind: 'env'; variable: string } // tag comes from .env (CUSTOM_TAG / ERPNEXT_VERSION)
+  // tag comes from .env (CUSTOM_TAG / ERPNEXT_VERSION); imageVariable: CUSTOM_IMAGE when the image line uses it
+  | { kind: 'env'; variable: string; imageVariable?: string }
   | { kind: 'baked'; file: string } // tag hard-coded in a compose file: refuse
   | { kind: 'unknown'; reason: string };
 
@@ -95,6 +96,10 @@ export interface HostLock {
   since: string;
   /** The process that held it is gone: left by a crashed run. */
   stale: boolean;
+  /** Added: host-side holder process and when its lease ends; the file to remove to clear it. */
+  holderPid?: number;
+  leaseUntil?: string;
+  path?: string;
 }
 
 export interface BackupRecord {
@@ -110,7 +115,7 @@ export interface HostJournal {
   runId: string;
   fromTag: string;
   toTag: string;
-  phase: 'started' | 'backed-up' | 'tag-set' | 'migrating' | 'migrated' | 'healthy' | 'rolled-back' | 'failed';
+  phase: 'started' | 'backed-up' | 'tag-set' | 'migrating' | 'migrated' | 'healthy' | 'rolled-back' | 'failed' | 'refused'; // 'refused' added: stopped before any change
   backups: BackupRecord[];
   updatedAt: string;
 }

@@ -1,0 +1,454 @@
+// The fleetkeeper GitHub App, with every dependency injected (state store,
+// host drivers, fleet functions, clock, notifier) so tests can run it against
+// the GitHub stand-in and fake or testbed hosts. app.ts wires the real ones.
+//
+// Webhook handlers do only the quick part (create the check run, queue the
+// job) and return; the slow part runs in the background, tracked so tests
+// (and a graceful stop) can wait for it with `idle()`.
+import { randomBytes } from 'node:crypto';
+import type { ApplicationFunctionOptions, Context, Probot } from 'probot';
+import type { Customer, Fleet, FleetDiff, FleetError, FleetSource, LoadResult } from '../fleet/types.js';
+import type { HostDriver } from '../host/types.js';
+import { applyRollout } from '../rollout/apply.js';
+import type { BakeClock } from '../rollout/bake.js';
+import type { RolloutEvent } from '../rollout/events.js';
+import { planRollout, type ConnectPolicy } from '../rollout/plan.js';
+import { planPromotion, type SetTag } from '../rollout/promote.js';
+import type { StateStore } from '../rollout/state.js';
+import type { RolloutResult } from '../rollout/types.js';
+import { redact } from '../util/redact.js';
+import { fleetErrorAnnotation, hostFailureAnnotation, type CheckAnnotation } from './annotations.js';
+import { CheckRun, type CheckOutput } from './check-run.js';
+import { BlobCache, FleetDirMissingError, GitHubFleetSource, normalizeDir } from './fleet-source.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { APPLY_CHECK, PLAN_CHECK, RETRY_ACTION } from './limits.js';
+import { code, shortSha } from './markdown.js';
+import { silentNotifier, type Notifier } from './notify.js';
+import type { GitHubClient, RepoRef } from './octokit.js';
+import { openPromotionPr, renderEvidence } from './promotion-pr.js';
+import { FAILED_MARKER, failedHosts, planConclusion, ProgressView, renderInvalid, renderPlan, renderResult, resultConclusion } from './render.js';
+
+export interface AppDeps {
+  /** Fleet directory inside the repo; "" or "." = the repo root. */
+  fleetDir: string;
+  loadFleet(source: FleetSource): Promise<LoadResult>;
+  diffFleets(base: Fleet, head: Fleet): FleetDiff;
+  setTag: SetTag;
+  /** Opened once, on first use. */
+  state(): Promise<StateStore>;
+  /** A driver that talks to real hosts (SSH). Plans use it read-only. */
+  createDriver(): HostDriver;
+  /** A driver that contacts nothing (fork PRs, PR-introduced addresses). */
+  createOfflineDriver(): HostDriver;
+  notifier?: Notifier;
+  clock?: BakeClock;
+  bakeIntervalSeconds?: number;
+  /** Minimum time between two progress updates of a check run. */
+  progressIntervalMs?: number;
+  /** The app's slug; fetched from GET /app when not given. */
+  appSlug?: string;
+  now?: () => Date;
+}
+
+export type FleetkeeperApp = ((app: Probot, options?: ApplicationFunctionOptions) => void) & {
+  /** Resolves when every background job started so far has finished. */
+  idle(): Promise<void>;
+};
+
+const ZERO_SHA = /^0{40}$/;
+type Log = Probot['log'];
+
+export function createApp(deps: AppDeps): FleetkeeperApp {
+  const fleetDir = normalizeDir(deps.fleetDir);
+  const queue = new KeyedQueue();
+  const jobs = new Set<Promise<unknown>>();
+  const seenPushes = new Set<string>();
+  const notifier = deps.notifier ?? silentNotifier;
+  const now = deps.now ?? (() => new Date());
+  const blobs = new BlobCache();
+  let statePromise: Promise<StateStore> | undefined;
+  const state = () => (statePromise ??= deps.state());
+
+  function background(log: Log, what: string, job: () => Promise<unknown>): void {
+    const p = job()
+      .catch((e) => log.error({ err: redact(String((e as Error)?.stack ?? e)) }, `fleetkeeper: ${what} failed`))
+      .finally(() => jobs.delete(p));
+    jobs.add(p);
+  }
+
+  const appFn = (app: Probot) => {
+    let slug: Promise<string> | undefined;
+    const appSlug = () =>
+      (slug ??= deps.appSlug
+        ? Promise.resolve(deps.appSlug)
+        : app
+            .auth()
+            .then((o) => o.rest.apps.getAuthenticated())
+            .then((r) => r.data?.slug ?? 'fleetkeeper'));
+
+    /** True for events the app caused itself (its own pushes, PRs, check runs). */
+    async function isSelf(sender: { login?: string; type?: string } | null | undefined): Promise<boolean> {
+      return !!sender && sender.type === 'Bot' && sender.login === `${await appSlug()}[bot]`;
+    }
+
+    // ------------------------------------------------------------ pull request
+    app.on(['pull_request.opened', 'pull_request.synchronize', 'pull_request.reopened'], async (context) => {
+      const { pull_request: pr, sender } = context.payload;
+      if (await isSelf(sender)) {
+        context.log.debug('ignoring pull_request caused by fleetkeeper itself');
+        return;
+      }
+      const repo = context.repo();
+      const sameRepo = !!pr.head.repo && pr.head.repo.full_name === pr.base.repo.full_name;
+      const run = await CheckRun.start(context.octokit, repo, {
+        name: PLAN_CHECK,
+        headSha: pr.head.sha,
+        output: { title: 'Planning…', summary: `Reading the fleet at ${code(shortSha(pr.head.sha))} and planning the change.` },
+      });
+      background(context.log, `plan for PR #${pr.number}`, () =>
+        planChange(context.octokit, repo, run, { head: pr.head.sha, base: pr.base.sha, live: sameRepo, why: sameRepo ? undefined : 'this pull request comes from a fork' }, context.log),
+      );
+    });
+
+    // -------------------------------------------------------------------- push
+    app.on('push', async (context) => {
+      const p = context.payload;
+      const repo = context.repo();
+      const defaultRef = `refs/heads/${p.repository.default_branch}`;
+      if (p.ref !== defaultRef || p.deleted || ZERO_SHA.test(p.after)) return;
+      if (await isSelf(p.sender)) {
+        context.log.debug('ignoring push by fleetkeeper itself');
+        return;
+      }
+      const key = `${p.repository.full_name}@${p.after}`;
+      if (seenPushes.has(key)) {
+        context.log.info(`push ${shortSha(p.after)} already handled (redelivery): ignored`);
+        return;
+      }
+      seenPushes.add(key);
+      // Survives a restart: a commit that already has an apply run is not applied again.
+      const { data: existing } = await context.octokit.rest.checks.listForRef({ ...repo, ref: p.after, check_name: APPLY_CHECK, per_page: 1 });
+      if (existing.total_count > 0) {
+        context.log.info(`push ${shortSha(p.after)} already has an apply check run: ignored`);
+        return;
+      }
+      const repoKey = p.repository.full_name;
+      const waiting = queue.pending(repoKey) > 0;
+      const run = await CheckRun.start(context.octokit, repo, {
+        name: APPLY_CHECK,
+        headSha: p.after,
+        status: waiting ? 'queued' : 'in_progress',
+        minIntervalMs: deps.progressIntervalMs,
+        output: waiting
+          ? { title: 'Queued', summary: 'Another rollout of this repository is running; this commit is applied after it.' }
+          : { title: 'Starting', summary: `Reading the fleet at ${code(shortSha(p.after))}.` },
+      });
+      const initial = ZERO_SHA.test(p.before);
+      background(context.log, `apply of ${shortSha(p.after)}`, () =>
+        queue.run(repoKey, () =>
+          applyCommit(context.octokit, repo, run, { commit: p.after, before: initial ? undefined : p.before, defaultBranch: p.repository.default_branch, queued: waiting }, context.log),
+        ),
+      );
+    });
+
+    // --------------------------------------------------------------- check run
+    app.on('check_run.requested_action', async (context) => {
+      const { check_run: cr, requested_action: action, repository, sender } = context.payload;
+      if (await isSelf(sender)) return;
+      if (cr.name !== APPLY_CHECK || action?.identifier !== RETRY_ACTION.identifier) return;
+      const ids = (FAILED_MARKER.exec(cr.output?.summary ?? '')?.[1] ?? '').split(',').filter(Boolean);
+      await retry(context, repository.default_branch, cr.head_sha, ids, 'Retry failed');
+    });
+
+    app.on('check_run.rerequested', async (context) => {
+      const { check_run: cr, repository, sender } = context.payload;
+      if (await isSelf(sender)) return;
+      const repo = context.repo();
+      if (cr.name === PLAN_CHECK) {
+        const pr = cr.pull_requests[0];
+        // GitHub leaves fork PRs out of pull_requests: without one, plan offline against the default branch.
+        const sameRepo = !!pr && pr.head.repo.id === pr.base.repo.id;
+        const base = pr?.base.sha ?? repository.default_branch;
+        const run = await CheckRun.start(context.octokit, repo, { name: PLAN_CHECK, headSha: cr.head_sha, output: { title: 'Planning…', summary: 'Re-planning on request.' } });
+        background(context.log, `re-plan of ${shortSha(cr.head_sha)}`, () =>
+          planChange(context.octokit, repo, run, { head: cr.head_sha, base, live: sameRepo, why: sameRepo ? undefined : 'the pull request is from a fork or unknown' }, context.log),
+        );
+      } else if (cr.name === APPLY_CHECK) {
+        const ids = (FAILED_MARKER.exec(cr.output?.summary ?? '')?.[1] ?? '').split(',').filter(Boolean);
+        await retry(context, repository.default_branch, cr.head_sha, ids, 'Re-run');
+      }
+    });
+
+    async function retry(context: Context<'check_run'>, defaultBranch: string, commit: string, ids: string[], label: string) {
+      const repo = context.repo();
+      // Re-applying an old commit would undo newer changes: only the branch head may be applied.
+      const { data: ref } = await context.octokit.rest.git.getRef({ ...repo, ref: `heads/${defaultBranch}` });
+      if (ref.object.sha !== commit) {
+        const run = await CheckRun.start(context.octokit, repo, { name: APPLY_CHECK, headSha: commit, output: { title: 'Checking…', summary: '' } });
+        await run.complete('neutral', {
+          title: `${label} refused: ${shortSha(commit)} is no longer the head of ${defaultBranch}`,
+          summary: `${defaultBranch} is now at ${code(shortSha(ref.object.sha))}. Applying ${code(shortSha(commit))} again could undo newer changes; its apply check run is the one to look at.`,
+        });
+        return;
+      }
+      const repoKey = context.payload.repository.full_name;
+      const waiting = queue.pending(repoKey) > 0;
+      const run = await CheckRun.start(context.octokit, repo, {
+        name: APPLY_CHECK,
+        headSha: commit,
+        status: waiting ? 'queued' : 'in_progress',
+        minIntervalMs: deps.progressIntervalMs,
+        output: { title: `${label}: starting`, summary: ids.length ? `Applying ${code(shortSha(commit))} again to ${ids.join(', ')}.` : `Applying ${code(shortSha(commit))} again.` },
+      });
+      background(context.log, `${label} of ${shortSha(commit)}`, () =>
+        queue.run(repoKey, () => applyCommit(context.octokit, repo, run, { commit, retryIds: ids, defaultBranch, queued: waiting }, context.log)),
+      );
+    }
+
+    // ---------------------------------------------------------------- the work
+
+    async function loadAt(octokit: GitHubClient, repo: RepoRef, commit: string): Promise<{ source: GitHubFleetSource; result: LoadResult }> {
+      const source = await GitHubFleetSource.open(octokit, repo, commit, fleetDir, blobs);
+      await source.prefetch();
+      return { source, result: await deps.loadFleet(source) };
+    }
+
+    async function failInvalid(run: CheckRun, errors: FleetError[], warnings: FleetError[], where: string): Promise<void> {
+      const annotations = [...errors, ...warnings].map((e) => fleetErrorAnnotation(e, fleetDir));
+      await run.complete('failure', renderInvalid(errors, warnings, where), annotations);
+    }
+
+    async function planChange(
+      octokit: GitHubClient,
+      repo: RepoRef,
+      run: CheckRun,
+      opts: { head: string; base: string; live: boolean; why?: string },
+      log: Log,
+    ): Promise<void> {
+      try {
+        const { data: cmp } = await octokit.rest.repos.compareCommitsWithBasehead({ ...repo, basehead: `${opts.base}...${opts.head}`, per_page: 100 });
+        const mergeBase = cmp.merge_base_commit.sha;
+        const files = cmp.files ?? [];
+        const prefix = fleetDir ? `${fleetDir}/` : '';
+        const touches = files.length >= 300 || files.some((f) => f.filename.startsWith(prefix) || (f.previous_filename ?? '').startsWith(prefix));
+        if (!touches) {
+          await run.complete('neutral', { title: 'No fleet files changed', summary: `This change touches no file under ${code(fleetDir || '/')}: nothing to deploy.` });
+          return;
+        }
+        const head = await loadAt(octokit, repo, opts.head);
+        if (!head.result.ok) return failInvalid(run, head.result.errors, head.result.warnings, code(shortSha(opts.head)));
+        const notes: string[] = [];
+        const warnings = head.result.warnings.map((w) => fleetErrorAnnotation(w, fleetDir));
+        let baseFleet: Fleet | undefined;
+        let diff: FleetDiff | undefined;
+        const baseSrc = await GitHubFleetSource.open(octokit, repo, mergeBase, fleetDir, blobs).catch((e) => {
+          if (e instanceof FleetDirMissingError) return undefined;
+          throw e;
+        });
+        if (baseSrc) {
+          await baseSrc.prefetch();
+          const b = await deps.loadFleet(baseSrc);
+          if (b.ok) {
+            baseFleet = b.fleet;
+            diff = deps.diffFleets(b.fleet, head.result.fleet);
+          } else notes.push(`The fleet files at the merge base ${code(shortSha(mergeBase))} are invalid, so every customer is planned as new.`);
+        } else notes.push(`There is no fleet at the merge base ${code(shortSha(mergeBase))}: every customer is planned as new.`);
+        if (cmp.behind_by > 0) notes.push(`This branch is ${cmp.behind_by} commit(s) behind its base: the plan shows this branch's own changes (since ${code(shortSha(mergeBase))}).`);
+
+        // Live observation only of hosts as the base branch (its tip) describes them.
+        let connectAs: ConnectPolicy = () => undefined;
+        const offlineIds: string[] = [];
+        if (opts.live) {
+          let trusted = baseFleet;
+          if (cmp.merge_base_commit.sha !== cmp.base_commit.sha) {
+            const tip = await loadAt(octokit, repo, cmp.base_commit.sha).catch(() => undefined);
+            trusted = tip?.result.ok ? tip.result.fleet : undefined;
+          }
+          connectAs = (c) => {
+            const known = trusted?.customers[c.id];
+            if (known && sameSsh(known, c)) return c;
+            offlineIds.push(c.id);
+            return undefined;
+          };
+        } else {
+          notes.push(`Offline plan only: ${opts.why ?? 'live observation is off'}. No host was contacted.`);
+        }
+        const driver = opts.live ? deps.createDriver() : deps.createOfflineDriver();
+        const offline = deps.createOfflineDriver();
+        let plan;
+        try {
+          plan = await planRollout({
+            base: baseFleet,
+            head: head.result.fleet,
+            diff,
+            driver,
+            offlineDriver: offline,
+            connectAs,
+            mode: opts.live ? 'live' : 'offline',
+            runId: runId('plan'),
+            commit: opts.head,
+            baseLabel: shortSha(mergeBase),
+            headLabel: shortSha(opts.head),
+            state: await state(),
+            now,
+          });
+        } finally {
+          await Promise.allSettled([driver.close(), offline.close()]);
+        }
+        if (offlineIds.length) {
+          notes.push(`Planned offline (not contacted): ${[...new Set(offlineIds)].sort().join(', ')} — new in this change or their SSH address, port, user or host key differ from the base branch.`);
+        }
+        await run.complete(planConclusion(plan), renderPlan(plan, { notes }), warnings);
+      } catch (e) {
+        await crashed(run, e, log);
+      }
+    }
+
+    async function applyCommit(
+      octokit: GitHubClient,
+      repo: RepoRef,
+      run: CheckRun,
+      opts: { commit: string; before?: string; retryIds?: string[]; defaultBranch: string; queued: boolean },
+      log: Log,
+    ): Promise<void> {
+      try {
+        if (opts.queued) await run.started({ title: 'Starting', summary: `Reading the fleet at ${code(shortSha(opts.commit))}.` });
+        const head = await loadAt(octokit, repo, opts.commit);
+        if (!head.result.ok) return failInvalid(run, head.result.errors, head.result.warnings, code(shortSha(opts.commit)));
+        const fleet = head.result.fleet;
+        const notes: string[] = [];
+        let only: string[];
+        if (opts.retryIds) {
+          only = opts.retryIds.filter((id) => fleet.customers[id]);
+          if (!opts.retryIds.length) {
+            await run.complete('neutral', { title: 'Nothing to retry', summary: 'The apply check run recorded no failed host.' });
+            return;
+          }
+          notes.push(`Retry of ${only.join(', ')}.`);
+        } else if (!opts.before) {
+          // First push of the repository: everything would look new. Deploying every host
+          // because a repo was created is never what anyone wants: plan only, say so.
+          const offline = deps.createOfflineDriver();
+          const plan = await planRollout({ head: fleet, driver: offline, mode: 'offline', runId: runId('plan'), commit: opts.commit, headLabel: shortSha(opts.commit) }).finally(() => offline.close());
+          const out = renderPlan(plan, {
+            notes: ['This is the first push of the branch: nothing was applied. The hosts are only changed by later pushes that change their files (or run `fleetkeeper apply` by hand).'],
+          });
+          await run.complete('neutral', { ...out, title: `Initial push: nothing applied (${plan.summary.change} host(s) described)` });
+          return;
+        } else {
+          const base = await loadAt(octokit, repo, opts.before).catch((e) => {
+            if (e instanceof FleetDirMissingError) return undefined;
+            throw e;
+          });
+          if (base?.result.ok) {
+            const diff = deps.diffFleets(base.result.fleet, fleet);
+            only = diff.changes.filter((c) => c.kind !== 'removed').map((c) => c.id);
+          } else {
+            only = Object.keys(fleet.customers);
+            notes.push(`The fleet before this push (${code(shortSha(opts.before))}) could not be read or was invalid: every customer is reconciled (hosts already at their tag are left as they are).`);
+          }
+        }
+        if (!only.length) {
+          await run.complete('neutral', { title: 'No host changes', summary: `Commit ${code(shortSha(opts.commit))} changes no customer: nothing to apply.${notes.length ? '\n\n> ' + notes.join('\n> ') : ''}` });
+          return;
+        }
+
+        const view = new ProgressView(opts.commit);
+        const sink = (e: RolloutEvent) => {
+          view.apply(e);
+          run.progress(view.render());
+          void notifyEvent(e, repo, opts.commit, run.handle.html_url);
+        };
+        const driver = deps.createDriver();
+        const store = await state();
+        let result: RolloutResult;
+        try {
+          result = await applyRollout({
+            fleet,
+            driver,
+            state: store,
+            runId: runId('apply'),
+            commit: opts.commit,
+            only,
+            sink,
+            clock: deps.clock,
+            bakeIntervalSeconds: deps.bakeIntervalSeconds,
+          });
+        } finally {
+          await driver.close().catch(() => {});
+        }
+
+        // Promotion: every ring that completed (and baked) with a tag this rollout moved.
+        for (const rr of result.rings) {
+          if (rr.status !== 'succeeded') continue;
+          const tags = new Set(rr.hosts.filter((h) => h.outcome === 'upgraded').map((h) => h.toTag));
+          for (const tag of tags) {
+            const decision = await planPromotion({ fleet, source: head.source, ring: rr.ring, tag, state: store, setTag: deps.setTag });
+            if (!decision.ok) {
+              notes.push(`No promotion from ${rr.ring}: ${decision.reason}.`);
+              continue;
+            }
+            const p = decision.promotion;
+            if (!p.autoPromote) {
+              notes.push(`Ring ${rr.ring} does not promote automatically: ${p.title} is left to an operator.`);
+              continue;
+            }
+            const ring = fleet.rings[rr.ring]!;
+            const pr = await openPromotionPr(octokit, repo, {
+              promotion: p,
+              baseCommit: opts.commit,
+              defaultBranch: opts.defaultBranch,
+              fleetDir,
+              evidence: renderEvidence({ ring: rr, tag, applyRunUrl: run.handle.html_url, commit: opts.commit, bake: { seconds: ring.bakeSeconds, healthy: true }, now: now() }),
+            });
+            notes.push(`${pr.created ? 'Opened' : 'Updated'} promotion PR [#${pr.number} ${p.title}](${pr.htmlUrl}).`);
+            // The PR's own webhook comes from the app itself and is ignored: plan it here.
+            const planRun = await CheckRun.start(octokit, repo, { name: PLAN_CHECK, headSha: pr.commit, output: { title: 'Planning…', summary: `Dry run of ${p.title}.` } });
+            await planChange(octokit, repo, planRun, { head: pr.commit, base: opts.commit, live: true }, log);
+          }
+        }
+
+        const failed = failedHosts(result);
+        const annotations: CheckAnnotation[] = failed.map((h) => {
+          const c = fleet.customers[h.customerId];
+          return hostFailureAnnotation(fleet, fleetDir, c?.file ?? `${h.customerId}.yml`, h.customerId, `${h.outcome}: ${h.message}`);
+        });
+        await run.complete(resultConclusion(result), renderResult(result, { commit: opts.commit, notes }), annotations, { retryButton: failed.length > 0 });
+      } catch (e) {
+        await crashed(run, e, log);
+      }
+    }
+
+    async function notifyEvent(e: RolloutEvent, repo: RepoRef, commit: string, url: string | null) {
+      const where = `${repo.owner}/${repo.repo}@${shortSha(commit)}`;
+      const link = url ? ` <${url}|check run>` : '';
+      if (e.type === 'ring-finished' && e.status !== 'skipped') {
+        await notifier.send(`fleetkeeper: ring ${e.ring} ${e.status}${e.reason ? ` — ${e.reason}` : ''} (${where})${link}`);
+      } else if (e.type === 'host-finished' && (e.result.outcome === 'rolled-back' || e.result.outcome === 'rollback-failed')) {
+        await notifier.send(`fleetkeeper: ${e.result.customerId} ${e.result.outcome === 'rolled-back' ? 'was rolled back' : 'ROLLBACK FAILED — host needs attention'}: ${e.result.message} (${where})${link}`);
+      }
+    }
+
+    async function crashed(run: CheckRun, e: unknown, log: Log): Promise<void> {
+      const msg = redact(e instanceof Error ? e.message : String(e));
+      log.error({ err: redact(String((e as Error)?.stack ?? e)) }, 'fleetkeeper job failed');
+      const out: CheckOutput = { title: 'fleetkeeper could not finish', summary: `fleetkeeper stopped with an error: ${msg}\n\nNo further host was started. See the app's log for details.` };
+      await run.complete('failure', out).catch((err) => log.error({ err: redact(String(err)) }, 'could not complete the check run'));
+    }
+  };
+
+  return Object.assign(appFn, {
+    async idle() {
+      while (jobs.size) await Promise.allSettled([...jobs]);
+      await queue.idle();
+    },
+  });
+}
+
+function sameSsh(a: Customer, b: Customer): boolean {
+  return a.ssh.host === b.ssh.host && a.ssh.port === b.ssh.port && a.ssh.user === b.ssh.user && a.ssh.hostKey === b.ssh.hostKey;
+}
+
+function runId(kind: string): string {
+  return `${kind}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+}

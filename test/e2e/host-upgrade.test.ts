@@ -1,0 +1,95 @@
+// Happy path on the real testbed: live dry run, upgrade, rerun no-op.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestbed, TAGS, type Testbed } from '../testbed/index.js';
+import type { HostDriver } from '../../src/host/types.js';
+import { customerFor, dockerImageExists, driverFor, fileExists, logResult, runId } from './host-support.js';
+
+let tb: Testbed;
+let driver: HostDriver;
+
+beforeAll(async () => {
+  tb = await startTestbed({ name: 'fk-host-upgrade', hosts: 1 });
+  driver = driverFor(tb);
+}, 300_000);
+afterAll(async () => {
+  await driver?.close();
+  await tb?.stop();
+}, 120_000);
+
+describe('host upgrade (happy path)', () => {
+  const target = TAGS.good[TAGS.good.length - 2] ?? 'v15.40.1';
+
+  it('observe sees the host as it is', async () => {
+    const h = tb.hosts[0]!;
+    const o = await driver.observe(customerFor(tb, h));
+    expect(o).toMatchObject({ reachable: true, envTag: TAGS.initial, runningTag: TAGS.initial, composeConfigValid: true });
+    expect(o.layout).toMatchObject({ kind: 'env', variable: 'CUSTOM_TAG' });
+    expect(o.services.find((s) => s.service === 'backend')?.state).toBe('running');
+    expect(o.configuratorExitCode).toBe(0);
+    expect(o.freeDiskMb).toBeGreaterThan(50);
+    expect(o.lock).toBeUndefined();
+  });
+
+  it('live dry run shows the .env diff and changes nothing', async () => {
+    const h = tb.hosts[0]!;
+    const r = await driver.converge(customerFor(tb, h, { image: { repository: tb.imageRepo, tag: target } }), { runId: runId('plan'), mode: 'plan' });
+    logResult('plan', r);
+    expect(r.outcome).toBe('planned');
+    expect(r.fileDiff).toContain(`-CUSTOM_TAG=${TAGS.initial}`);
+    expect(r.fileDiff).toContain(`+CUSTOM_TAG=${target}`);
+    expect(r.steps.find((s) => s.step === 'preflight')?.status).toBe('ok');
+    expect(r.steps.find((s) => s.step === 'backup')?.status).toBe('planned');
+    expect(await tb.envTag(h.id)).toBe(TAGS.initial);
+    expect(await tb.runningTag(h.id)).toBe(TAGS.initial);
+    expect(await tb.dbVersion(h.id)).toBe(TAGS.initial);
+  });
+
+  it('upgrades: backup verified off the volume, tag set, migrated, healthy, old image pruned', async () => {
+    const h = tb.hosts[0]!;
+    const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: target } });
+    const id = runId('up');
+    const r = await driver.converge(c, { runId: id, mode: 'apply', commit: 'abc123' });
+    logResult('upgrade', r);
+    expect(r.outcome, r.message).toBe('upgraded');
+    expect(r.fromTag).toBe(TAGS.initial);
+    expect(await tb.envTag(h.id)).toBe(target);
+    expect(await tb.runningTag(h.id)).toBe(target);
+    expect(await tb.dbVersion(h.id)).toBe(target); // migrate ran
+    // backup: verified, off the volume, with checksum
+    expect(r.backup).toHaveLength(1);
+    const b = r.backup![0]!;
+    expect(b.path.startsWith(`${c.backup.dir}/${c.id}/${id}/`)).toBe(true);
+    expect(b.path).toMatch(/-database\.sql\.gz$/);
+    expect(b.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(fileExists(b.path)).toBe(true);
+    expect(fileExists(`${c.backup.dir}/${c.id}/${id}/manifest.json`)).toBe(true);
+    expect(r.steps.find((s) => s.step === 'verify-backup')?.status).toBe('ok');
+    // steps in order, all ok
+    const order = r.steps.map((s) => s.step);
+    expect(order).toEqual(['observe', 'lock', 'preflight', 'backup', 'verify-backup', 'maintenance-on', 'set-tag', 'recreate', 'configurator', 'migrate', 'maintenance-off', 'health', 'prune', 'unlock']);
+    expect(r.steps.filter((s) => s.status !== 'ok' && s.status !== 'warning')).toEqual([]);
+    // old image removed (nothing else on this engine uses it, unless another testbed does)
+    const prune = r.steps.find((s) => s.step === 'prune')!;
+    if (prune.status === 'ok') expect(dockerImageExists(`${tb.imageRepo}:${TAGS.initial}`)).toBe(false);
+    else console.log(`prune warning (shared engine): ${prune.message}`);
+    expect(prune.message).toMatch(new RegExp(`${TAGS.initial}`));
+    // the .env original is kept
+    expect(fileExists(`${h.composeDir}/.env.fleetkeeper-${id}.bak`)).toBe(true);
+    expect(r.after).toMatchObject({ envTag: target, runningTag: target });
+    expect(r.after?.lock).toBeUndefined();
+    expect(driver.connectionsOpened()).toEqual({ [h.id]: 1 });
+  });
+
+  it('a rerun is a no-op: unchanged, no backup, no migrate', async () => {
+    const h = tb.hosts[0]!;
+    const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: target } });
+    const r = await driver.converge(c, { runId: runId('again'), mode: 'apply' });
+    logResult('rerun', r);
+    expect(r.outcome).toBe('unchanged');
+    expect(r.steps.map((s) => s.step)).toEqual(['observe', 'health']);
+    expect(r.backup).toBeUndefined();
+    const health = await driver.checkHealth(c);
+    expect(health.healthy).toBe(true);
+    expect(driver.connectionsOpened()).toEqual({ [h.id]: 1 });
+  });
+});
