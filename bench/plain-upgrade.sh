@@ -14,10 +14,9 @@ set -euo pipefail
 addr=$1 port=$2 user=$3 key=$4 known=$5 dir=$6 project=$7 site=$8 tag=$9
 health_url=${10} backup_dir=${11} attempts=${12} interval=${13}
 
-ssh -i "$key" -p "$port" -o BatchMode=yes -o IdentitiesOnly=yes -o ForwardAgent=no \
-  -o UserKnownHostsFile="$known" -o StrictHostKeyChecking=yes -o ConnectTimeout=10 \
-  -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
-  "$user@$addr" bash -s -- "$dir" "$project" "$site" "$tag" "$health_url" "$backup_dir" "$attempts" "$interval" <<'REMOTE'
+# The remote script travels as an argument, not on stdin: commands in it
+# (docker compose exec, pull) would otherwise read the rest of it.
+read -r -d '' REMOTE <<'REMOTE' || true
 set -euo pipefail
 dir=$1 project=$2 site=$3 tag=$4 health_url=$5 backup_dir=$6 attempts=$7 interval=$8
 cd "$dir"
@@ -73,3 +72,8 @@ docker image rm "$prev_image" >/dev/null 2>&1 || true
 docker image prune -f >/dev/null 2>&1 || true
 echo "ok $site $tag"
 REMOTE
+
+ssh -i "$key" -p "$port" -o BatchMode=yes -o IdentitiesOnly=yes -o ForwardAgent=no \
+  -o UserKnownHostsFile="$known" -o StrictHostKeyChecking=yes -o ConnectTimeout=10 \
+  -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
+  "$user@$addr" "bash -c $(printf '%q' "$REMOTE") bash $(printf '%q ' "$dir" "$project" "$site" "$tag" "$health_url" "$backup_dir" "$attempts" "$interval")" </dev/null

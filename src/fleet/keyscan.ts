@@ -29,8 +29,16 @@ export function keyTypeOf(blob: Uint8Array): string {
 export async function scanHostKey(host: string, port: number, timeoutMs = 10_000): Promise<ScannedKey> {
   let captured: Buffer | undefined;
   const ssh = new NodeSSH();
+  // readyTimeout only starts once TCP is up; bound the TCP connect as well.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ssh.connection?.destroy();
+      reject(new Error(`timed out after ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs + 1000);
+  });
   try {
-    await ssh.connect({
+    await Promise.race([deadline, ssh.connect({
       host,
       port,
       // Required by node-ssh's config check; never sent: we stop before authentication.
@@ -42,10 +50,13 @@ export async function scanHostKey(host: string, port: number, timeoutMs = 10_000
         captured = Buffer.from(key);
         return false;
       },
-    });
+    })]);
   } catch (e) {
     if (!captured) throw new KeyscanError(`no host key from ${host}:${port}: ${(e as Error).message}`);
   } finally {
+    clearTimeout(timer);
+    // A late reset must not crash the process after we have stopped listening.
+    ssh.connection?.on('error', () => {});
     ssh.dispose();
   }
   if (!captured) throw new KeyscanError(`no host key from ${host}:${port}`);

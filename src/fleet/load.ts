@@ -7,7 +7,7 @@ import { schemaValidator, builtInCustomerDefaults, checkDefinition, type SchemaN
 import { translateAjvErrors } from './messages.js';
 import { checkCustomers, checkRings, checkTagOrder, checkValues, problem, type CustomerFacts, type RingDraft } from './rules.js';
 import { parseDuration } from './duration.js';
-import { closest } from './suggest.js';
+import { byText, closest } from './suggest.js';
 import { LocalDirSource } from './source-local.js';
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -159,7 +159,7 @@ function checkFile(file: ParsedFile, kind: SchemaName, now: Date, fleetLabel: st
 const MUST_BE_SET: string[][] = [['ssh', 'user'], ['compose', 'dir'], ['image', 'tag']];
 
 function toCustomer(id: string, file: string, m: Record<string, unknown>): Customer {
-  const g = m as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- shape proven by the schema
+  const g = m as Record<string, any>; // the schema has proven the shape
   const c: Customer = {
     id,
     file,
@@ -211,7 +211,7 @@ export async function loadFleetDraft(source: FleetSource, options: LoadOptions =
   try {
     paths = await source.list();
   } catch (e) {
-    errors.push(at('', `cannot list the fleet files of ${source.label}: ${(e as Error).message}`));
+    errors.push(at('.', `cannot list the fleet files of ${source.label}: ${(e as Error).message}`));
     return { result: { ok: false, errors, warnings }, customers: new Map() };
   }
   const files = classify(paths, errors, warnings);
@@ -249,7 +249,7 @@ export async function loadFleetDraft(source: FleetSource, options: LoadOptions =
     const errs = checkFile(x.p, 'ring', now, hintDir);
     add(errs);
     if (errs.some((e) => e.severity === 'error') || !x.p.data) { ringsOk = false; continue; }
-    const d = x.p.data as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- validated
+    const d = x.p.data as Record<string, any>; // validated against ring.schema.json
     const ring: Ring = {
       name: x.f.name,
       file: x.f.path,
@@ -318,7 +318,7 @@ export async function loadFleetDraft(source: FleetSource, options: LoadOptions =
   }
   if (drafts.size === 0) warnings.push(at('customers/', 'the fleet has no customers yet (add customers/<id>.yml)', 'warning'));
 
-  const sortErrors = (list: FleetError[]) => list.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
+  const sortErrors = (list: FleetError[]) => list.sort((a, b) => byText(a.file, b.file) || a.line - b.line || a.column - b.column);
   sortErrors(errors);
   sortErrors(warnings);
   if (errors.length) return { result: { ok: false, errors, warnings }, customers: drafts, defaults };
@@ -326,7 +326,7 @@ export async function loadFleetDraft(source: FleetSource, options: LoadOptions =
   const fileOf = new Map([...drafts.values()].map((d) => [d.id, d.file]));
   const sortedRings = rings.map((r) => r.ring).sort((a, b) => a.order - b.order);
   const fleet: Fleet = {
-    customers: Object.fromEntries(customers.map((c) => [c.id, c]).sort(([a], [b]) => String(a).localeCompare(String(b)))),
+    customers: Object.fromEntries(customers.map((c) => [c.id, c]).sort(([a], [b]) => byText(String(a), String(b)))),
     rings: Object.fromEntries(sortedRings.map((r) => [r.name, r])),
     ringOrder: sortedRings.map((r) => r.name),
     positions,

@@ -4,7 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { FleetError, Ring } from './types.js';
 import type { FieldPath, ParsedFile } from './yaml-file.js';
 import { dotted } from './yaml-file.js';
-import { closest } from './suggest.js';
+import { byText, closest } from './suggest.js';
 import { show } from './messages.js';
 
 export function problem(file: ParsedFile, path: FieldPath, message: string, severity: 'error' | 'warning' = 'error', which: 'key' | 'value' = 'value'): FleetError {
@@ -97,7 +97,7 @@ export function checkRings(rings: RingDraft[], allNames: Set<string> = new Set(r
   const byName = new Map(rings.map((r) => [r.ring.name, r]));
   const byOrder = new Map<number, RingDraft>();
   let duplicateOrder = false;
-  for (const r of [...rings].sort((a, b) => a.ring.file.localeCompare(b.ring.file))) {
+  for (const r of [...rings].sort((a, b) => byText(a.ring.file, b.ring.file))) {
     const other = byOrder.get(r.ring.order);
     if (other) {
       duplicateOrder = true;
@@ -155,7 +155,7 @@ export function checkCustomers(customers: CustomerFacts[], rings: Map<string, Ri
   }
   const byTarget = new Map<string, CustomerFacts>();
   const byProject = new Map<string, CustomerFacts>();
-  for (const c of [...customers].sort((a, b) => a.id.localeCompare(b.id))) {
+  for (const c of [...customers].sort((a, b) => byText(a.id, b.id))) {
     if (c.host === undefined || c.port === undefined || c.dir === undefined) continue;
     const host = `${c.host.toLowerCase().replace(/\.$/, '')}|${c.port}`;
     const target = `${host}|${c.dir}`;

@@ -27,3 +27,8 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   const limit = Math.max(2, Math.floor(Math.max(word.length, best.length) / 3));
   return bestD <= limit && bestD < Math.min(word.length, best.length) ? best : undefined;
 }
+
+/** Plain code-unit order: stable across locales and much cheaper than localeCompare. */
+export function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

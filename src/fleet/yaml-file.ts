@@ -159,8 +159,11 @@ export function parseYamlFile(file: string, bytes: Uint8Array): ParsedFile {
     return text.slice(n.range[0], n.range[1]);
   };
 
+  let leafCache: Array<{ path: FieldPath; pos: Located }> | undefined;
   const leaves = (): Array<{ path: FieldPath; pos: Located }> => {
+    if (leafCache) return leafCache;
     const out: Array<{ path: FieldPath; pos: Located }> = [];
+    leafCache = out;
     const walk = (n: unknown, path: FieldPath, depth: number) => {
       n = resolve(n);
       if (depth > 20) return;

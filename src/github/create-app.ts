@@ -125,12 +125,17 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
         context.log.info(`push ${shortSha(p.after)} already handled (redelivery): ignored`);
         return;
       }
-      seenPushes.add(key);
+      remember(seenPushes, key);
       // Survives a restart: a commit that already has an apply run is not applied again.
-      const { data: existing } = await context.octokit.rest.checks.listForRef({ ...repo, ref: p.after, check_name: APPLY_CHECK, per_page: 1 });
-      if (existing.total_count > 0) {
-        context.log.info(`push ${shortSha(p.after)} already has an apply check run: ignored`);
-        return;
+      try {
+        const { data: existing } = await context.octokit.rest.checks.listForRef({ ...repo, ref: p.after, check_name: APPLY_CHECK, per_page: 1 });
+        if (existing.total_count > 0) {
+          context.log.info(`push ${shortSha(p.after)} already has an apply check run: ignored`);
+          return;
+        }
+      } catch (e) {
+        seenPushes.delete(key); // let GitHub's redelivery try again
+        throw e;
       }
       const repoKey = p.repository.full_name;
       const waiting = queue.pending(repoKey) > 0;
@@ -443,6 +448,12 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
       await queue.idle();
     },
   });
+}
+
+/** Remembers recent keys only (redeliveries come within hours, not forever). */
+function remember(set: Set<string>, key: string, max = 2000): void {
+  set.add(key);
+  if (set.size > max) set.delete(set.values().next().value as string);
 }
 
 function sameSsh(a: Customer, b: Customer): boolean {

@@ -63,6 +63,8 @@ export class StepRecorder {
   lastCode: number | null | undefined;
   unknown = false;
   simulated = false;
+  /** The SSH connection dropped and was re-established during this step. */
+  reconnected = false;
 
   constructor(
     private readonly ctx: HostContext,
@@ -85,6 +87,10 @@ export class StepRecorder {
     this.commands.push(describeCommand(argv));
     const r = await this.ctx.exec.exec(cmd);
     if (r.simulated) this.simulated = true;
+    if (r.reconnected) {
+      this.reconnected = true;
+      this.outputs.push('[SSH connection was lost and re-established during this step]');
+    }
     this.lastCode = r.code;
     if (r.code === null && !r.simulated) this.unknown = true;
     if (!opts.quiet && !r.simulated) {

@@ -33,7 +33,11 @@ interface HostSlot {
   executor: SshExecutor;
   /** A host-key mismatch is final for the driver's life: never retried. */
   fatal?: SshConnectError;
+  /** Last failed (re)connect: commands issued right after it fail fast instead of each waiting a timeout. */
+  failed?: { at: number; error: Error };
 }
+
+const RETRY_AFTER_MS = 3000;
 
 export function createSshDriver(opts: SshDriverOptions): HostDriver {
   const slots = new Map<string, HostSlot>();
@@ -42,6 +46,7 @@ export function createSshDriver(opts: SshDriverOptions): HostDriver {
     if (slot.conn?.alive()) return slot.conn;
     if (slot.fatal) throw slot.fatal;
     if (slot.pending) return slot.pending;
+    if (slot.failed && Date.now() - slot.failed.at < RETRY_AFTER_MS) throw slot.failed.error;
     const c = slot.customer;
     slot.pending = connectSsh({ host: c.ssh.host, port: c.ssh.port, user: c.ssh.user, hostKey: c.ssh.hostKey }, opts.credentials, {
       connectTimeoutSeconds: c.timeouts.connectSeconds,
@@ -50,12 +55,14 @@ export function createSshDriver(opts: SshDriverOptions): HostDriver {
     })
       .then((conn) => {
         slot.conn = conn;
+        slot.failed = undefined;
         slot.opened++;
         opts.onConnect?.({ customerId: c.id, target: conn.target, hostKey: conn.hostKey, count: slot.opened });
         return conn;
       })
       .catch((e: unknown) => {
         if (e instanceof HostKeyMismatchError) slot.fatal = e;
+        slot.failed = { at: Date.now(), error: e as Error };
         throw e;
       })
       .finally(() => {
@@ -64,17 +71,18 @@ export function createSshDriver(opts: SshDriverOptions): HostDriver {
     return slot.pending;
   };
 
+  // One slot per customer *and* SSH identity: if a customer's address, user
+  // or pinned key changes, the old connection is never reused for it.
+  const keyOf = (c: Customer) => `${c.id}\0${c.ssh.host}\0${c.ssh.port}\0${c.ssh.user}\0${c.ssh.hostKey}`;
   const slotFor = (c: Customer): HostSlot => {
-    let slot = slots.get(c.id);
+    let slot = slots.get(keyOf(c));
     if (!slot) {
       const s = { customer: c, opened: 0 } as HostSlot;
       s.executor = new SshExecutor({ connection: connection(s), target: describeTarget(c.ssh), ...(opts.channels ? { channels: opts.channels } : {}) });
-      slots.set(c.id, s);
+      slots.set(keyOf(c), s);
       slot = s;
     }
-    // Always use the latest validated customer values for commands; the
-    // connection target stays what it was opened with.
-    slot.customer = c;
+    slot.customer = c; // latest validated values for commands (same SSH identity)
     return slot;
   };
 
@@ -151,7 +159,9 @@ export function createSshDriver(opts: SshDriverOptions): HostDriver {
     },
 
     connectionsOpened(): Record<string, number> {
-      return Object.fromEntries([...slots].map(([id, s]) => [id, s.opened]));
+      const out: Record<string, number> = {};
+      for (const s of slots.values()) out[s.customer.id] = (out[s.customer.id] ?? 0) + s.opened;
+      return out;
     },
 
     async close(): Promise<void> {

@@ -37,6 +37,7 @@ export class SshExecutor implements HostExecutor {
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly max: number;
   private readonly grace: number;
+  private lastConn: SshConnection | undefined;
 
   constructor(private readonly opts: SshExecutorOptions) {
     this.target = opts.target;
@@ -59,6 +60,10 @@ export class SshExecutor implements HostExecutor {
     } catch (e) {
       return { code: null, stdout: '', stderr: redact((e as Error).message), durationMs: Date.now() - started };
     }
+    // A new connection object means the previous one dropped in between: say so,
+    // the procedure must not assume continuity (e.g. while migrate runs).
+    const reconnected = this.lastConn !== undefined && conn !== this.lastConn;
+    this.lastConn = conn;
     const out = new Tail(this.max);
     const err = new Tail(this.max);
     let channel: ClientChannel | undefined;
@@ -99,6 +104,7 @@ export class SshExecutor implements HostExecutor {
         ),
         durationMs: elapsed,
         ...(serverTimeout || timedOut ? { timedOut: true } : {}),
+        ...(reconnected ? { reconnected } : {}),
       };
     } catch (e) {
       // Channel could not be opened (connection gone): unknown, not failed.

@@ -40,14 +40,23 @@ export async function observe(ctx: HostContext, rec: StepRecorder): Promise<Obse
   const compose = composeArgv(c);
   const o: ObservationDetail = { reachable: true, services: [] };
 
-  const envR = await rec.run(['cat', p.env], { mutates: false, quiet: true });
+  // Independent read-only commands, issued together (the executor bounds the channels).
+  const [envR, raw, cfg, ps, disk, lock, jr, lb] = await Promise.all([
+    rec.run(['cat', p.env], { mutates: false, quiet: true }),
+    rec.run([...compose, 'config', '--no-interpolate', '--format', 'json'], { mutates: false }),
+    rec.run([...compose, 'config', '--format', 'json'], { mutates: false, quiet: true }),
+    rec.run([...compose, 'ps', '-a', '--format', 'json'], { mutates: false, quiet: true }),
+    rec.run(sh(DISK, p.dir, c.backup.dir), { mutates: false }),
+    rec.run(sh(READ_LOCK, p.state), { mutates: false }),
+    rec.run([...READ_JOURNAL, p.journal], { mutates: false, quiet: true }),
+    rec.run(sh(LAST_BACKUP, p.backupRoot), { mutates: false, quiet: true }),
+  ]);
   if (envR.simulated) return { reachable: false, services: [], simulated: true, error: 'offline: host not observed' };
-  if (envR.code === null) return { reachable: false, services: [], error: envR.stderr.trim() || 'connection lost' };
+  if ([envR, raw, ps].every((r) => r.code === null)) {
+    return { reachable: false, services: [], error: envR.stderr.trim() || 'connection lost during observation' };
+  }
   const env = envR.code === 0 ? parseEnv(envR.stdout) : {};
   if (envR.code === 0) o.env = env;
-
-  const raw = await rec.run([...compose, 'config', '--no-interpolate', '--format', 'json'], { mutates: false });
-  const cfg = await rec.run([...compose, 'config', '--format', 'json'], { mutates: false, quiet: true });
   o.composeConfigValid = cfg.code === 0;
   if (cfg.code !== 0) o.composeConfigError = (cfg.stderr || cfg.stdout).trim().slice(-500);
   const files = c.compose.files.length ? c.compose.files.join(', ') : 'compose.yaml (default)';
@@ -74,7 +83,6 @@ export async function observe(ctx: HostContext, rec: StepRecorder): Promise<Obse
     if (o.layout.imageVariable) o.envImage = env[o.layout.imageVariable];
   }
 
-  const ps = await rec.run([...compose, 'ps', '-a', '--format', 'json'], { mutates: false, quiet: true });
   if (ps.code === 0) {
     o.services = parsePs(ps.stdout);
     o.runningTag = imageTag(o.services.find((s) => s.service === 'backend' && s.state === 'running')?.image);
@@ -82,16 +90,12 @@ export async function observe(ctx: HostContext, rec: StepRecorder): Promise<Obse
     if (conf && conf.state === 'exited' && conf.exitCode !== undefined) o.configuratorExitCode = conf.exitCode;
   }
 
-  const disk = await rec.run(sh(DISK, p.dir, c.backup.dir), { mutates: false });
   if (disk.code === 0) o.freeDiskMb = parseDfMinFreeMb(disk.stdout);
 
-  const lock = await rec.run(sh(READ_LOCK, p.state), { mutates: false });
   if (lock.code === 0) o.lock = parseLockState(lock.stdout, p.lockMeta);
 
-  const jr = await rec.run([...READ_JOURNAL, p.journal], { mutates: false, quiet: true });
   if (jr.code === 0) o.journal = parseJournal(jr.stdout);
 
-  const lb = await rec.run(sh(LAST_BACKUP, p.backupRoot), { mutates: false, quiet: true });
   if (lb.code === 0 && lb.stdout.trim()) {
     try {
       const m = JSON.parse(lb.stdout) as { backups?: BackupRecord[] };
@@ -107,10 +111,6 @@ export async function observe(ctx: HostContext, rec: StepRecorder): Promise<Obse
     if (ls.code === 0) o.sites = ls.stdout.split('\n').map((s) => s.trim()).filter((s) => /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(s));
   } else if (Array.isArray(c.sites)) {
     o.sites = [...c.sites];
-  }
-  if ([envR, raw, ps].every((r) => r.code === null)) {
-    o.reachable = false;
-    o.error = 'connection lost during observation';
   }
   return o;
 }

@@ -30,6 +30,8 @@ export interface CommandResult {
   timedOut?: boolean;
   /** The command was recorded by a dry run and not executed. */
   simulated?: boolean;
+  /** Added: the SSH connection dropped since the previous command and this one ran on a new one. */
+  reconnected?: boolean;
 }
 
 export interface HostExecutor {

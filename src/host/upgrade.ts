@@ -115,6 +115,10 @@ export async function migrate(ctx: HostContext, rec: StepRecorder, sites: string
     let wait = 500;
     for (;;) {
       st = await migrateStatus(ctx, rec, site);
+      if (rec.reconnected) {
+        // The link dropped while migrate ran: report it, let the caller re-observe, then resume waiting.
+        return { status: 'unknown', message: `SSH connection dropped while migrate of ${site} was running (it keeps running on the host)`, started };
+      }
       if (st.state === 'done') break;
       if (st.state === 'unknown') return { status: 'unknown', message: `connection lost while migrate of ${site} was running (it keeps running on the host)`, started };
       if (Date.now() > deadline) return { status: 'failed', message: `migrate of ${site} did not finish within ${c.timeouts.migrateSeconds}s`, started };

@@ -139,6 +139,10 @@ export async function applyRollout(opts: ApplyOptions): Promise<RolloutResult> {
         }
 
         const preSteps: StepResult[] = [];
+        // A host the last run left mid-change is finished under that run's id:
+        // the host lock and the host's own journal belong to it, so the host
+        // procedure resumes (no second backup or migrate) instead of refusing.
+        const hostRunId = done?.state === 'started' ? done.runId : opts.runId;
         if (done?.state === 'started') {
           // The last run died while changing this host: look before touching it.
           const t0 = Date.now();
@@ -149,7 +153,7 @@ export async function applyRollout(opts: ApplyOptions): Promise<RolloutResult> {
             startedAt: new Date(t0).toISOString(),
             durationMs: Date.now() - t0,
             message: obs.reachable
-              ? `re-observed after interrupted run ${done.runId}: .env tag ${obs.envTag ?? '?'}, running ${obs.runningTag ?? '?'}` +
+              ? `re-observed after interrupted run ${done.runId} (resuming as that run): .env tag ${obs.envTag ?? '?'}, running ${obs.runningTag ?? '?'}` +
                 (obs.journal ? `, host journal phase ${obs.journal.phase}` : '') +
                 (obs.lock ? `, lock held by run ${obs.lock.runId}${obs.lock.stale ? ' (stale)' : ''}` : '')
               : `re-observe after interrupted run ${done.runId} failed: ${obs.error ?? 'unreachable'}`,
@@ -159,12 +163,12 @@ export async function applyRollout(opts: ApplyOptions): Promise<RolloutResult> {
         }
 
         emit({ type: 'host-started', ring: name, customerId: c.id, toTag: tag, at: at() });
-        await state.journalHost(key, c.id, { state: 'started', toTag: tag, runId: opts.runId, at: at() });
+        await state.journalHost(key, c.id, { state: 'started', toTag: tag, runId: hostRunId, at: at() });
 
         let result: HostResult;
         try {
           result = await driver.converge(c, {
-            runId: opts.runId,
+            runId: hostRunId,
             commit: opts.commit,
             mode: 'apply',
             signal: opts.signal,

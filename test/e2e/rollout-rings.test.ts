@@ -183,7 +183,10 @@ describe('rollout on the testbed', () => {
 
     const state = await FileStateStore.open(killState);
     const res = await applyRollout({ fleet, driver, state, runId: 'e2e-rerun', ring: 'broad', bake: false });
-    expect(res.status, JSON.stringify(res.rings[0], null, 1).slice(0, 3000)).toBe('succeeded');
+    const summary = res.rings[0]!.hosts
+      .map((h) => `${h.customerId} ${h.outcome}: ${h.message}\n${h.steps.map((s) => `  ${s.step} ${s.status}: ${s.message.slice(0, 200)}`).join('\n')}`)
+      .join('\n');
+    expect(res.status, `${res.reason}\n${summary}\nkilled run output:\n${out}`).toBe('succeeded');
     const now = await envTags();
     for (const id of broad) expect(now[id]).toBe(TO);
     for (const id of broad) expect((await tb.ping(id)).body).toContain('pong');

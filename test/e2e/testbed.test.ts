@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exec, type ExecResult } from '../testbed/exec.js';
-import { startTestbed, TAGS, type Testbed, type TestbedHost } from '../testbed/index.js';
+import { fleetFor, startTestbed, TAGS, type Testbed, type TestbedHost } from '../testbed/index.js';
+import { loadFleet, LocalDirSource } from '../../src/fleet/index.js';
 
 let tb: Testbed;
 let knownHosts: string;
@@ -198,22 +199,14 @@ describe('testbed hosts', () => {
 
   it('refuses to migrate down: going back needs a restore of the old backup', async () => {
     const h = tb.host('h001');
-    const { path } = await backupOffVolume(h); // taken at v15.40.1
-    await setTag(h, TAGS.initial);
+    await setTag(h, TAGS.initial); // the database is at v15.40.1 now
     expect((await tb.ping('h001')).status).toBe(500);
     const m = await ssh(h, `cd '${h.composeDir}' && docker compose exec -T backend bench --site ${h.site} migrate`);
     expect(m.code).not.toBe(0);
     expect(m.stderr).toContain('Downgrade not supported');
-    // Restore a backup taken with the old version: copy it back into the volume first.
-    await setTag(h, 'v15.40.1');
-    const { path: newer } = await backupOffVolume(h);
-    expect(newer).not.toBe('');
-    await setTag(h, TAGS.initial);
-    const old = (await tb.dbState('h001')).history.find((l) => l.includes('new-site'));
-    expect(old).toContain(TAGS.initial);
-    // The first backup taken in this file (at v15.38.0) is still in ~/backups.
+    expect(await tb.dbVersion('h001')).toBe('v15.40.1');
+    // Restore the first backup taken in this file (at v15.38.0), copied back into the container.
     const first = (await onHost(h, 'ls -1 ~/backups/*h001_erp_test-database.sql.gz | head -n 1')).trim();
-    expect(first).not.toBe(path);
     await onHost(h, `docker compose cp '${first}' backend:/tmp/restore.sql.gz && docker compose exec -T backend bench --site ${h.site} restore /tmp/restore.sql.gz --force`);
     expect(await tb.dbVersion('h001')).toBe(TAGS.initial);
     expect(await tb.ping('h001')).toEqual({ status: 200, body: '{"message":"pong"}' });
@@ -254,8 +247,6 @@ describe('testbed hosts', () => {
   it('slowmigrate: a migrate outlives a cut SSH connection and runs exactly once', async () => {
     const h = tb.host('h001');
     await setTag(h, TAGS.initial);
-    const { path } = await backupOffVolume(h);
-    void path;
     // v15.41.0 DB on the v15.38.0 image: restore the first backup to get back to the old schema.
     const first = (await onHost(h, 'ls -1 ~/backups/*h001_erp_test-database.sql.gz | head -n 1')).trim();
     await onHost(h, `docker compose cp '${first}' backend:/tmp/restore.sql.gz && docker compose exec -T backend bench --site ${h.site} restore /tmp/restore.sql.gz --force`);
@@ -306,5 +297,26 @@ describe('testbed hosts', () => {
     const r = await tb.sh('h002', 'id -un && pwd && docker compose ps -q backend | wc -l');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([tb.host('h002').user, tb.host('h002').composeDir, '1']);
+  });
+
+  it('writes a fleet repo for its hosts that the fleet loader accepts', async () => {
+    const f = await fleetFor(tb, { tags: { h001: 'v15.40.1' } });
+    const loaded = await loadFleet(new LocalDirSource(f.dir));
+    if (!loaded.ok) throw new Error(loaded.errors.map((e) => `${e.file}:${e.line} ${e.path}: ${e.message}`).join('\n'));
+    const c = loaded.fleet.customers['h001'];
+    const h = tb.host('h001');
+    expect(c).toMatchObject({
+      ring: 'canary',
+      ssh: { host: h.address, port: 22, user: h.user, hostKey: h.hostKey },
+      compose: { dir: h.composeDir, project: h.project },
+      sites: [h.site],
+      image: { repository: tb.imageRepo, tag: 'v15.40.1' },
+      health: { url: h.healthUrl },
+      backup: { dir: h.backupDir },
+    });
+    expect(f.rings).toEqual({ canary: ['h001'], broad: ['h002'] });
+    // The backup dir is the deploy user's to write.
+    const w = await tb.sh('h001', `touch '${h.backupDir}/probe' && rm '${h.backupDir}/probe'`);
+    expect(w.code, w.stderr).toBe(0);
   });
 });

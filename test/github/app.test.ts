@@ -21,7 +21,7 @@ let state: MemoryStateStore;
 let notifications: string[];
 let base: string;
 
-async function setup(over: Partial<AppDeps> = {}) {
+async function setup(over: Partial<AppDeps> = {}, prefix = '') {
   hosts = new FakeHosts({ staging: OLD, alpha: OLD, beta: OLD, gamma: OLD });
   state = new MemoryStateStore();
   notifications = [];
@@ -38,7 +38,7 @@ async function setup(over: Partial<AppDeps> = {}) {
     appSlug: 'fleetkeeper',
     ...over,
   });
-  base = h.git.commit('master', readTree(FIXTURE_FLEET), 'fleet');
+  base = h.git.commit('master', { ...readTree(FIXTURE_FLEET, prefix), 'README.md': '# fleet repo\n' }, 'fleet');
 }
 
 function file(path: string): string {
@@ -65,6 +65,32 @@ afterEach(async () => {
   }
 });
 
+describe('fleet in a sub-directory (FLEETKEEPER_FLEET_DIR=fleet)', () => {
+  beforeEach(() => setup({ fleetDir: 'fleet' }, 'fleet'));
+
+  it('reads only the fleet directory; annotations carry the repo path', async () => {
+    h.git.branch('sub', 'master');
+    const broken = file('customers/staging.yml').replace(`tag: ${OLD}`, 'tag: "bad tag"');
+    const head = h.git.commit('sub', { 'fleet/customers/staging.yml': broken, 'customers/ignored.yml': 'not: [a fleet file' });
+    await h.deliverAndWait('pull_request', pullRequestPayload({ action: 'opened', headSha: head, headRef: 'sub', baseSha: base }));
+    const [run] = h.standin.checkRunsNamed(PLAN_CHECK, head);
+    expect(run!.conclusion).toBe('failure');
+    expect(run!.annotations.map((a) => a.path)).toEqual(['fleet/customers/staging.yml']);
+    // Only files under fleet/ were fetched.
+    const trees = h.standin.calls('git/get-tree');
+    expect(trees.length).toBeGreaterThan(0);
+  });
+
+  it('a change outside the fleet directory is neutral', async () => {
+    h.git.branch('docs', 'master');
+    const head = h.git.commit('docs', { 'README.md': '# changed\n', 'customers/x.yml': 'x: 1\n' });
+    await h.deliverAndWait('pull_request', pullRequestPayload({ action: 'opened', headSha: head, headRef: 'docs', baseSha: base }));
+    const [run] = h.standin.checkRunsNamed(PLAN_CHECK, head);
+    expect(run!.conclusion).toBe('neutral');
+    expect(h.standin.calls('git/get-blob')).toHaveLength(0);
+  });
+});
+
 describe('pull request plan', () => {
   beforeEach(() => setup());
 
@@ -87,7 +113,7 @@ describe('pull request plan', () => {
 
   it('PR that changes no fleet customer: neutral', async () => {
     h.git.branch('docs', 'master');
-    const head = h.git.commit('docs', { 'README.md': '# fleet\n' });
+    const head = h.git.commit('docs', { 'rings/broad.yml': file('rings/broad.yml') + '# a comment\n' });
     await h.deliverAndWait('pull_request', pullRequestPayload({ action: 'synchronize', headSha: head, headRef: 'docs', baseSha: base }));
     const [run] = h.standin.checkRunsNamed(PLAN_CHECK, head);
     expect(run!.conclusion).toBe('neutral');

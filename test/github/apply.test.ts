@@ -176,6 +176,19 @@ describe('apply on push to the default branch', () => {
     expect(hosts.calls.filter((c) => c.op === 'converge' && c.mode === 'apply')).toHaveLength(1);
   }, 60_000);
 
+  it('redelivered push after a restart: the existing apply check run stops a second rollout', async () => {
+    const [before, after] = merge('staging', NEW);
+    const payload = pushPayload({ before, after });
+    await h.deliverAndWait('push', payload);
+    await h.restart();
+    await h.deliverAndWait('push', payload);
+    expect(h.standin.checkRunsNamed(APPLY_CHECK, after)).toHaveLength(1);
+    expect(hosts.calls.filter((c) => c.op === 'converge' && c.mode === 'apply')).toHaveLength(1);
+    const lists = h.standin.calls('checks/list-for-ref');
+    expect(lists).toHaveLength(2);
+    expect(lists[1]!.query).toMatchObject({ check_name: APPLY_CHECK });
+  }, 60_000);
+
   it('a push during a rollout queues behind it (one rollout at a time per repo)', async () => {
     hosts.stepDelayMs = 150;
     const [b1, a1] = merge('staging', NEW);

@@ -32,13 +32,15 @@ export function readTree(dir: string, prefix = ''): Record<string, string> {
 export interface Harness {
   standin: GitHubStandin;
   git: GitRepo;
-  app: FleetkeeperApp;
-  webhookUrl: string;
+  readonly app: FleetkeeperApp;
+  readonly webhookUrl: string;
   secret: string;
   /** POST a webhook like GitHub does; resolves with the HTTP status. */
   deliver(event: string, payload: unknown, opts?: { secret?: string; deliveryId?: string }): Promise<number>;
   /** Deliver and wait until the app's background work is done. */
   deliverAndWait(event: string, payload: unknown): Promise<number>;
+  /** Stop the app and start a new instance (in-memory state gone; same stand-in, same deps). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,25 +54,37 @@ export async function startHarness(deps: Omit<AppDeps, 'fleetDir'> & { fleetDir?
   const git = new GitRepo();
   const standin = await new GitHubStandin({ appId, appPublicKey: publicKey, owner: 'Codertocat', repo: 'Hello-World', defaultBranch: 'master', installationId: 1, git }).start();
   const secret = randomBytes(16).toString('hex');
-  const probot = createProbot({
-    env: {
-      APP_ID: String(appId),
-      PRIVATE_KEY: privateKey,
-      WEBHOOK_SECRET: secret,
-      GHE_HOST: standin.host,
-      GHE_PROTOCOL: 'http',
-      LOG_LEVEL: (process.env.FK_TEST_LOG_LEVEL ?? 'fatal') as 'fatal',
-    },
-  });
-  const app = createApp({ fleetDir: '.', ...deps });
-  const middleware = await createNodeMiddleware(app, { probot });
-  const server: Server = createServer((req, res) => {
-    void middleware(req, res, () => {
-      res.writeHead(404).end();
+  let app!: FleetkeeperApp;
+  let server!: Server;
+  let webhookUrl = '';
+  // A fresh Probot + app on a new port, against the same stand-in: what a restart of the bot looks like.
+  const boot = async () => {
+    const probot = createProbot({
+      env: {
+        APP_ID: String(appId),
+        PRIVATE_KEY: privateKey,
+        WEBHOOK_SECRET: secret,
+        GHE_HOST: standin.host,
+        GHE_PROTOCOL: 'http',
+        LOG_LEVEL: (process.env.FK_TEST_LOG_LEVEL ?? 'fatal') as 'fatal',
+      },
     });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const webhookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`;
+    app = createApp({ fleetDir: '.', ...deps });
+    const middleware = await createNodeMiddleware(app, { probot });
+    server = createServer((req, res) => {
+      void middleware(req, res, () => {
+        res.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    webhookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`;
+  };
+  const shutdown = async () => {
+    await app.idle();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  await boot();
 
   const deliver = async (event: string, payload: unknown, opts: { secret?: string; deliveryId?: string } = {}) => {
     const body = JSON.stringify(payload);
@@ -93,8 +107,12 @@ export async function startHarness(deps: Omit<AppDeps, 'fleetDir'> & { fleetDir?
   return {
     standin,
     git,
-    app,
-    webhookUrl,
+    get app() {
+      return app;
+    },
+    get webhookUrl() {
+      return webhookUrl;
+    },
     secret,
     deliver,
     async deliverAndWait(event, payload) {
@@ -102,10 +120,12 @@ export async function startHarness(deps: Omit<AppDeps, 'fleetDir'> & { fleetDir?
       await app.idle();
       return status;
     },
+    async restart() {
+      await shutdown();
+      await boot();
+    },
     async close() {
-      await app.idle();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await shutdown();
       await standin.stop();
       git.remove();
     },

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLAN_CHECK } from '../../src/github/limits.js';
 import { FIXTURE_FLEET, readTree } from './harness.js';
-import { pullRequestPayload } from './payloads.js';
+import { pullRequestPayload, pushPayload } from './payloads.js';
 import { GitHubStandin } from './standin/server.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -103,7 +103,7 @@ afterAll(async () => {
 });
 
 describe('probot run ./src/github/app.ts against the stand-in', () => {
-  it('plans a fork PR offline, asks GET /app for its slug, rejects bad signatures, logs no secret', async () => {
+  it('plans a fork PR offline, rejects bad signatures, ignores its own push (slug from GET /app), logs no secret', async () => {
     const base = standin.git.commit('master', readTree(FIXTURE_FLEET));
     standin.git.branch('bump', 'master');
     const staging = readTree(FIXTURE_FLEET)['customers/staging.yml']!.replace('tag: v15.38.0', 'tag: v15.40.1');
@@ -116,7 +116,13 @@ describe('probot run ./src/github/app.ts against the stand-in', () => {
     const run = await until('the plan check run to complete', () => standin.checkRunsNamed(PLAN_CHECK, head).find((r) => r.status === 'completed'));
     expect(run.conclusion).toBe('success');
     expect(run.output.summary).toContain('Offline plan');
-    expect(standin.calls('apps/get-authenticated')).toHaveLength(1);
+
+    // A push by the app itself (its slug comes from GET /app, authenticated with the app's JWT): ignored.
+    const after = standin.git.commit('master', { 'customers/staging.yml': staging });
+    expect(await post('push', pushPayload({ before: base, after, sender: { login: 'fleetkeeper[bot]', type: 'Bot' } }))).toBe(200);
+    await until('GET /app', () => (standin.calls('apps/get-authenticated').length ? true : undefined));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(standin.checkRunsNamed('fleetkeeper / apply')).toHaveLength(0);
     standin.assertClean();
 
     for (const s of [secret, slackUrl, privateKey.split('\n')[1]!]) expect(output).not.toContain(s);

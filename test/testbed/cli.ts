@@ -2,11 +2,12 @@
 //   npx tsx test/testbed/cli.ts system                       # start dockerd, registry, images
 //   npx tsx test/testbed/cli.ts up --name demo --hosts 10 [--initial-tag v15.38.0] [--concurrency 6] [--json]
 //   npx tsx test/testbed/cli.ts show --name demo [--json]
+//   npx tsx test/testbed/cli.ts fleet --name demo [--out DIR] [--tag v15.40.1]
 //   npx tsx test/testbed/cli.ts list
 //   npx tsx test/testbed/cli.ts down --name demo | --all
 import { Command, InvalidArgumentError } from 'commander';
 import {
-  ensureSystem, listTestbeds, openTestbed, startTestbed, stopAllTestbeds, stopTestbedByName, TAGS, type Testbed,
+  ensureSystem, fleetFor, listTestbeds, openTestbed, startTestbed, stopAllTestbeds, stopTestbedByName, TAGS, type Testbed,
 } from './index.js';
 
 const int = (v: string) => {
@@ -64,6 +65,20 @@ program
   .option('--json')
   .action(async (o: { name: string; json?: boolean }) => {
     process.stdout.write(describe(await openTestbed(o.name), !!o.json) + '\n');
+  });
+
+program
+  .command('fleet')
+  .description('write a fleet repo (defaults.yml, rings/, customers/) describing the testbed hosts')
+  .requiredOption('--name <name>')
+  .option('--out <dir>', 'where to write (default <testbed dir>/fleet)')
+  .option('--tag <tag>', 'desired tag for every customer (default each host\'s initial tag)')
+  .action(async (o: { name: string; out?: string; tag?: string }) => {
+    const tb = await openTestbed(o.name);
+    const tags = o.tag ? Object.fromEntries(tb.hosts.map((h) => [h.id, o.tag!])) : undefined;
+    const f = await fleetFor(tb, { dir: o.out, tags });
+    process.stdout.write(`${f.dir}\n`);
+    for (const [ring, ids] of Object.entries(f.rings)) process.stderr.write(`${ring}: ${ids.length} customer(s)\n`);
   });
 
 program.command('list').action(async () => {

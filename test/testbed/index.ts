@@ -26,6 +26,8 @@ export interface TestbedHost {
   /** http://127.X.Y.Z:8080 — send `Host: <site>` */
   healthUrl: string;
   initialTag: string;
+  /** A directory on the host the deploy user owns, for verified backups copied off the volume. */
+  backupDir: string;
 }
 
 export interface DbState {
@@ -174,6 +176,7 @@ export async function startTestbed(opts: StartOptions): Promise<Testbed> {
       site: `${id}.erp.test`,
       healthUrl: `http://${address}:8080`,
       initialTag: tagOf(i),
+      backupDir: join(hostDir, 'backups'),
     });
     const sshDir = join(dir, 'sshd', id);
     sshd[id] = { config: join(sshDir, 'sshd_config'), pidFile: join(sshDir, 'sshd.pid'), log: join(sshDir, 'sshd.log') };
@@ -289,6 +292,7 @@ async function bringUpHost(record: TestbedRecord, h: TestbedHost): Promise<void>
 
   // compose project, owned by the deploy user
   await mkdir(h.composeDir, { recursive: true });
+  await mkdir(h.backupDir, { recursive: true });
   const params = { testbed: record.name, project: h.project, tag: h.initialTag, imageRepo: IMAGE_REPO, publish: `${h.address}:8080` };
   await writeFile(join(h.composeDir, 'compose.yaml'), composeYaml(params));
   await writeFile(join(h.composeDir, '.env'), dotEnv(params), { mode: 0o600 });
@@ -572,3 +576,5 @@ function testbedFromRecord(record: TestbedRecord): Testbed {
   };
   return tb;
 }
+
+export { fleetFor, type FleetForOptions, type FleetRingSpec, type TestbedFleet } from './fleet.js';

@@ -70,8 +70,19 @@ http:
 EOF
 }
 
+tune_kernel() {
+  # 200 hosts = 1400 containers, each with a Go shim of ~10 threads: the
+  # default pid_max (32768) and inotify instance limit run out first.
+  local want cur
+  cur=$(cat /proc/sys/kernel/pid_max); want=4194304
+  [ "$cur" -ge "$want" ] || sysctl -q -w kernel.pid_max=$want || log "could not raise kernel.pid_max ($cur)"
+  cur=$(cat /proc/sys/fs/inotify/max_user_instances); want=8192
+  [ "$cur" -ge "$want" ] || sysctl -q -w fs.inotify.max_user_instances=$want || log "could not raise inotify instances ($cur)"
+}
+
 start_dockerd() {
   if docker_up; then return 0; fi
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   log "starting dockerd (log: $LOGDIR/dockerd.log)"
   setsid nohup dockerd --config-file "$STATE/daemon.json" >>"$LOGDIR/dockerd.log" 2>&1 </dev/null 9>&- &
   for _ in $(seq 1 120); do
@@ -148,6 +159,7 @@ cmd_start() {
   exec 9>"$STATE/system.lock"
   flock 9
   write_configs
+  tune_kernel
   start_dockerd
   isolate_containers
   start_registry

@@ -73,7 +73,7 @@ export function planImport(hosts: Map<string, InventoryHost>, opts: ImportOption
     }
   }
   if (hosts.size === 0) errors.push('the inventory has no hosts');
-  selected.sort((a, b) => a.name.localeCompare(b.name));
+  selected.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   // A value every host shares goes to defaults.yml once.
   const users = new Set(selected.map((h) => first(h.vars, 'ansible_user', 'ansible_ssh_user', 'ansible_ssh_user_name')));

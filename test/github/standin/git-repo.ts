@@ -39,6 +39,7 @@ export class GitRepo {
 
   constructor(dir?: string) {
     this.dir = dir ?? mkdtempSync(join(tmpdir(), 'fk-standin-repo-'));
+    mkdirSync(this.dir, { recursive: true });
     if (!existsSync(join(this.dir, '.git'))) {
       this.git(['init', '-q', '-b', 'main']);
       this.git(['config', 'commit.gpgsign', 'false']);

@@ -142,9 +142,9 @@ export class GitHubStandin {
     return `${this.owner}/${this.repo}`;
   }
 
-  async start(): Promise<this> {
+  async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
@@ -159,6 +159,13 @@ export class GitHubStandin {
   /** Fails when any request was unexpected or did not match GitHub's description. */
   assertClean(): void {
     if (this.problems.length) throw new Error(`GitHub stand-in saw ${this.problems.length} bad request(s):\n- ${this.problems.join('\n- ')}`);
+  }
+
+  /** An installation token for tests that talk to the stand-in with a plain Octokit. */
+  issueToken(): string {
+    const token = `ghs_${randomBytes(18).toString('base64url')}`;
+    this.tokens.add(token);
+    return token;
   }
 
   calls(operationId: string): RecordedRequest[] {
@@ -177,6 +184,12 @@ export class GitHubStandin {
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://standin');
     const method = (req.method ?? 'GET').toUpperCase();
+    if (url.pathname === '/_standin/state') {
+      // Not GitHub: a read-only view for demos and debugging (check runs, PRs, problems).
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ checkRuns: [...this.checkRuns.values()], pulls: [...this.pulls.values()], problems: this.problems, requests: this.requests.length }, null, 2));
+      return;
+    }
     const rec: RecordedRequest = { method, path: url.pathname, query: {}, body: undefined, status: 0, problems: [], at: Date.now() };
     this.requests.push(rec);
     const send = (status: number, data: unknown, headers: Record<string, string> = {}) => {

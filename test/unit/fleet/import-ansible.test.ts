@@ -101,7 +101,7 @@ describe('planImport', () => {
   it('refuses unknown groups and id clashes', () => {
     const inv = resolveInventory(parseIniInventory('[web]\nAcme\nacme\n'));
     expect(planImport(inv, { ...opts, group: 'erpnext' }).errors).toEqual(["group 'erpnext' has no hosts in the inventory (groups with hosts: web)"]);
-    expect(planImport(inv, opts).errors).toEqual(["hosts 'acme' and 'Acme' would both become customers/acme.yml; rename one in the inventory"]);
+    expect(planImport(inv, opts).errors).toEqual(["hosts 'Acme' and 'acme' would both become customers/acme.yml; rename one in the inventory"]);
   });
 });
 

@@ -100,6 +100,19 @@ describe('scanHostKey', () => {
   it('fails clearly when nothing listens', async () => {
     await expect(scanHostKey(ADDR, 1, 2000)).rejects.toThrow(/^no host key from 127\.0\.66\.1:1: .*ECONNREFUSED/);
   });
+  it('gives up on a port that accepts TCP but never speaks SSH', async () => {
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => {}).listen(0, ADDR);
+    await new Promise((r) => silent.on('listening', r));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const t0 = Date.now();
+      await expect(scanHostKey(ADDR, port, 1000)).rejects.toThrow(/^no host key from 127\.0\.66\.1:\d+: .*(Timed out|timed out)/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      silent.close();
+    }
+  });
   it('reads key types from blobs', () => {
     const blob = new Uint8Array([0, 0, 0, 11, ...new TextEncoder().encode('ssh-ed25519'), 0, 0, 0, 32]);
     expect(keyTypeOf(blob)).toBe('ssh-ed25519');

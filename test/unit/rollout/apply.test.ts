@@ -232,6 +232,8 @@ describe('crash safety', () => {
     const { events, sink } = collect();
     const second = await applyRollout({ fleet: f, driver, state, runId: 'r2', commit: 'c0ffee', sink });
     expect(driver.converged.map((c) => c.id)).toEqual(['canary-01']);
+    // Resumed under the interrupted run's id: the host lock and journal are that run's.
+    expect(driver.converged[0]!.runId).toBe('r1');
     // Re-observed before converge (the converge's own observe comes after).
     expect(driver.observed[0]).toBe('canary-01');
     const h = second.rings[0]!.hosts[0]!;

@@ -76,7 +76,7 @@ export class FakeDriver implements HostDriver {
   hosts = new Map<string, FakeHost>();
   inFlight = 0;
   maxInFlight = 0;
-  converged: Array<{ id: string; mode: 'apply' | 'plan'; host: string }> = [];
+  converged: Array<{ id: string; mode: 'apply' | 'plan'; host: string; runId: string }> = [];
   observed: string[] = [];
   healthChecks: string[] = [];
   started: string[] = [];
@@ -103,7 +103,7 @@ export class FakeDriver implements HostDriver {
   }
 
   async converge(c: Customer, opts: HostProcedureOptions): Promise<HostResult> {
-    this.converged.push({ id: c.id, mode: opts.mode, host: c.ssh.host });
+    this.converged.push({ id: c.id, mode: opts.mode, host: c.ssh.host, runId: opts.runId });
     this.connections[c.id] = (this.connections[c.id] ?? 0) + 1;
     const h = this.get(c);
     const to = c.image.tag;
