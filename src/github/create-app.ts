@@ -105,8 +105,9 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
         headSha: pr.head.sha,
         output: { title: 'Planning…', summary: `Reading the fleet at ${code(shortSha(pr.head.sha))} and planning the change.` },
       });
+      const notes = pr.base.ref === context.payload.repository.default_branch ? [] : [`This pull request targets ${code(pr.base.ref)}, not ${code(context.payload.repository.default_branch)}: merging it deploys nothing by itself.`];
       background(context.log, `plan for PR #${pr.number}`, () =>
-        planChange(context.octokit, repo, run, { head: pr.head.sha, base: pr.base.sha, live: sameRepo, why: sameRepo ? undefined : 'this pull request comes from a fork' }, context.log),
+        planChange(context.octokit, repo, run, { head: pr.head.sha, base: pr.base.sha, live: sameRepo, why: sameRepo ? undefined : 'this pull request comes from a fork', notes }, context.log),
       );
     });
 
@@ -227,7 +228,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
       octokit: GitHubClient,
       repo: RepoRef,
       run: CheckRun,
-      opts: { head: string; base: string; live: boolean; why?: string },
+      opts: { head: string; base: string; live: boolean; why?: string; notes?: string[] },
       log: Log,
     ): Promise<void> {
       try {
@@ -242,7 +243,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
         }
         const head = await loadAt(octokit, repo, opts.head);
         if (!head.result.ok) return failInvalid(run, head.result.errors, head.result.warnings, code(shortSha(opts.head)));
-        const notes: string[] = [];
+        const notes: string[] = [...(opts.notes ?? [])];
         const warnings = head.result.warnings.map((w) => fleetErrorAnnotation(w, fleetDir));
         let baseFleet: Fleet | undefined;
         let diff: FleetDiff | undefined;

@@ -100,3 +100,31 @@ describe('CheckRun throttle', () => {
     expect(updates.at(-1)).toMatchObject({ conclusion: 'success', status: 'completed' });
   });
 });
+
+describe('Slack notifier', () => {
+  it('posts to the incoming webhook and never prints its URL when Slack fails', async () => {
+    const { createServer } = await import('node:http');
+    const { slackNotifier } = await import('../../src/github/notify.js');
+    const got: string[] = [];
+    let fail = false;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        got.push(body);
+        res.writeHead(fail ? 500 : 200).end(fail ? 'boom' : 'ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/services/T1/B1/sekr3tpath`;
+    const warnings: string[] = [];
+    const n = slackNotifier(url, { warn: (o, m) => void warnings.push(JSON.stringify(o) + (m ?? '')) });
+    await n.send('ring canary succeeded');
+    expect(JSON.parse(got[0]!)).toEqual({ text: 'ring canary succeeded' });
+    fail = true;
+    await n.send(`oops ${url}`);
+    expect(JSON.parse(got[1]!).text).not.toContain('sekr3tpath');
+    expect(warnings.join('\n')).not.toContain('sekr3tpath');
+    server.close();
+  });
+});
