@@ -16,7 +16,7 @@ import { acquireLock, describeLock, releaseLock } from './lock.js';
 import { preflight } from './preflight.js';
 import { siteList, takeBackup, verifyBackup } from './backup.js';
 import { envDiff, setEnv, type EnvChange } from './env-file.js';
-import { maintenance, migrate, recreate, waitConfigurator } from './upgrade.js';
+import { maintenance, migrate, recreate, waitConfigurator, waitMigrateIdle } from './upgrade.js';
 import { healthGate } from './health.js';
 import { prune } from './prune.js';
 import { rollback } from './rollback.js';
@@ -130,8 +130,13 @@ async function change(
   const toTag = c.image.tag;
   const fromEnvTag = journal?.fromTag ?? o.envTag ?? 'unknown';
 
-  // A different target than the interrupted change: undo that change first.
+  // A different target than the interrupted change: undo that change first
+  // (after any migrate it started has finished: never restore under a running migrate).
   if (journal && journal.toTag !== toTag) {
+    const idle = await runStep(ctx, 'migrate', (rec) => waitMigrateIdle(ctx, rec, sites));
+    if (idle.status === 'failed' || idle.status === 'unknown') {
+      return done('unknown', `interrupted run ${journal.runId} (${journal.fromTag} → ${journal.toTag}) cannot be undone yet: ${idle.message}`, withObs());
+    }
     const rb = await rollback(ctx, {
       fromTag: journal.fromTag,
       migrateStarted: atLeast(journal.phase, 'migrating'),

@@ -134,3 +134,23 @@ export async function migrate(ctx: HostContext, rec: StepRecorder, sites: string
   if (ctx.mode === 'plan') return { status: 'planned', message: `would run bench migrate for ${sites.join(', ')} (detached, up to ${c.timeouts.migrateSeconds}s)`, started };
   return { status: 'ok', message: `migrated ${done.join(', ')}`, exitCode: 0, started };
 }
+
+/** Wait (never start) until no migrate of this change is running: before undoing an interrupted change. */
+export async function waitMigrateIdle(ctx: HostContext, rec: StepRecorder, sites: string[]): Promise<StepOutcome> {
+  if (ctx.mode === 'plan') return { status: 'planned', message: `would wait for any migrate of run ${ctx.changeId} still running` };
+  const deadline = Date.now() + (ctx.customer.timeouts.migrateSeconds + 120) * 1000;
+  const seen: string[] = [];
+  for (const site of sites) {
+    for (let wait = 500; ; wait = Math.min(wait * 2, 5000)) {
+      const st = await migrateStatus(ctx, rec, site);
+      if (st.state === 'unknown') return { status: 'unknown', message: `cannot read the migrate state of ${site}` };
+      if (st.state !== 'running') {
+        seen.push(`${site}: ${st.state === 'done' ? `finished with exit ${st.code}` : 'never started'}`);
+        break;
+      }
+      if (Date.now() > deadline) return { status: 'failed', message: `migrate of ${site} from run ${ctx.changeId} is still running after ${ctx.customer.timeouts.migrateSeconds}s` };
+      await sleep(wait, ctx.signal);
+    }
+  }
+  return { status: 'ok', message: `no migrate of run ${ctx.changeId} running (${seen.join('; ')})` };
+}
