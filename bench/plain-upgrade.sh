@@ -23,6 +23,8 @@ cd "$dir"
 dc() { docker compose --ansi never --project-directory "$dir" -p "$project" "$@"; }
 sites=/home/frappe/frappe-bench/sites
 stamp=$(date -u +%Y%m%d%H%M%S)
+t0=$(date +%s.%N)
+mark() { echo "$site +$(echo "$(date +%s.%N) - $t0" | bc) s: $1" >&2; }
 
 # pull first: no downtime while the image downloads
 env_get() { sed -n "s/^$1=//p" .env | tail -n1; }
@@ -30,6 +32,7 @@ prev_tag=$(env_get CUSTOM_TAG); [ -n "$prev_tag" ] || prev_tag=$(env_get ERPNEXT
 prev_image="$(env_get CUSTOM_IMAGE):$prev_tag"
 CUSTOM_TAG=$tag ERPNEXT_VERSION=$tag dc pull -q
 
+mark pulled
 # backup, copy off the volume, verify
 dc exec -T backend bench --site "$site" backup >/dev/null
 dump=$(dc exec -T backend sh -c 'ls -t "$1"/"$2"/private/backups/*-database.sql.gz | head -n1' sh "$sites" "$site")
@@ -41,6 +44,7 @@ size=$(stat -c %s "$backup_dir/$stamp/database.sql.gz")
 prev=$(ls -t "$backup_dir"/*/database.sql.gz 2>/dev/null | sed -n 2p || true)
 if [ -n "$prev" ] && [ "$size" -lt $(( $(stat -c %s "$prev") / 2 )) ]; then echo "backup too small" >&2; exit 1; fi
 
+mark backed-up-and-verified
 dc exec -T backend bench --site "$site" set-maintenance-mode on >/dev/null
 
 # set the tag in .env, keeping every other line
@@ -50,13 +54,16 @@ else sed "s/^ERPNEXT_VERSION=.*/ERPNEXT_VERSION=$tag/" .env > .env.new; fi
 mv .env.new .env
 
 dc up -d --remove-orphans --quiet-pull 2>/dev/null
+mark recreated
 conf=$(dc ps -aq configurator)
 rc=$(docker wait "$conf")
 [ "$rc" = 0 ] || { echo "configurator exited $rc" >&2; exit 1; }
 
+mark configurator-done
 dc exec -T backend bench --site "$site" migrate >/dev/null
 dc exec -T backend bench --site "$site" set-maintenance-mode off >/dev/null
 
+mark migrated
 # the same health window: ATTEMPTS consecutive pongs, INTERVAL seconds apart
 ok=0
 for _ in $(seq 1 $((attempts * 3))); do
@@ -68,8 +75,10 @@ for _ in $(seq 1 $((attempts * 3))); do
 done
 [ "$ok" -ge "$attempts" ] || { echo "health gate failed" >&2; exit 1; }
 
+mark healthy
 docker image rm "$prev_image" >/dev/null 2>&1 || true
 docker image prune -f >/dev/null 2>&1 || true
+mark pruned
 echo "ok $site $tag"
 REMOTE
 

@@ -10,19 +10,19 @@ import type { ApplicationFunctionOptions, Context, Probot } from 'probot';
 import type { Customer, Fleet, FleetDiff, FleetError, FleetSource, LoadResult } from '../fleet/types.js';
 import type { HostDriver } from '../host/types.js';
 import { applyRollout } from '../rollout/apply.js';
-import type { BakeClock } from '../rollout/bake.js';
+import { bakeRing, type BakeClock } from '../rollout/bake.js';
 import type { RolloutEvent } from '../rollout/events.js';
 import { planRollout, type ConnectPolicy } from '../rollout/plan.js';
 import { planPromotion, type SetTag } from '../rollout/promote.js';
 import type { StateStore } from '../rollout/state.js';
-import type { RolloutResult } from '../rollout/types.js';
+import type { RingResult, RolloutResult } from '../rollout/types.js';
 import { redact } from '../util/redact.js';
 import { fleetErrorAnnotation, hostFailureAnnotation, type CheckAnnotation } from './annotations.js';
 import { CheckRun, type CheckOutput } from './check-run.js';
 import { BlobCache, FleetDirMissingError, GitHubFleetSource, normalizeDir } from './fleet-source.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { APPLY_CHECK, PLAN_CHECK, RETRY_ACTION } from './limits.js';
-import { code, shortSha } from './markdown.js';
+import { APPLY_CHECK, BAKE_CHECK, PLAN_CHECK, RETRY_ACTION } from './limits.js';
+import { code, duration, shortSha } from './markdown.js';
 import { silentNotifier, type Notifier } from './notify.js';
 import type { GitHubClient, RepoRef } from './octokit.js';
 import { openPromotionPr, renderEvidence } from './promotion-pr.js';
@@ -63,6 +63,8 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
   const queue = new KeyedQueue();
   const jobs = new Set<Promise<unknown>>();
   const seenPushes = new Set<string>();
+  /** Running bakes by repo and ring: a new apply to the ring interrupts its bake. */
+  const bakes = new Map<string, AbortController>();
   const notifier = deps.notifier ?? silentNotifier;
   const now = deps.now ?? (() => new Date());
   const blobs = new BlobCache();
@@ -359,6 +361,12 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
           return;
         }
 
+        // A change within one ring is baked after the apply, outside the repo's queue, so a
+        // day-long bake does not hold up the next push. A change spanning rings bakes each
+        // ring before the next one starts, inside the rollout.
+        const ringsTouched = new Set(only.map((id) => fleet.customers[id]!.ring));
+        const bakeInline = ringsTouched.size > 1;
+        for (const r of ringsTouched) bakes.get(`${repo.owner}/${repo.repo}:${r}`)?.abort();
         const view = new ProgressView(opts.commit);
         const sink = (e: RolloutEvent) => {
           view.apply(e);
@@ -378,39 +386,25 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
             only,
             sink,
             clock: deps.clock,
+            bake: bakeInline,
             bakeIntervalSeconds: deps.bakeIntervalSeconds,
           });
         } finally {
           await driver.close().catch(() => {});
         }
 
-        // Promotion: every ring that completed (and baked) with a tag this rollout moved.
+        // Promotion: every ring that completed with a tag this rollout moved. With the bake
+        // inline it has already passed; otherwise it runs now, outside the repo's queue.
         for (const rr of result.rings) {
           if (rr.status !== 'succeeded') continue;
           const tags = new Set(rr.hosts.filter((h) => h.outcome === 'upgraded').map((h) => h.toTag));
           for (const tag of tags) {
-            const decision = await planPromotion({ fleet, source: head.source, ring: rr.ring, tag, state: store, setTag: deps.setTag });
-            if (!decision.ok) {
-              notes.push(`No promotion from ${rr.ring}: ${decision.reason}.`);
-              continue;
+            const ctx: PromoteContext = { octokit, repo, fleet, source: head.source, rr, tag, commit: opts.commit, defaultBranch: opts.defaultBranch, applyRunUrl: run.handle.html_url };
+            if (bakeInline) notes.push(await promote(ctx, log));
+            else {
+              notes.push(`Ring ${rr.ring} now bakes ${code(tag)} for ${duration((fleet.rings[rr.ring]?.bakeSeconds ?? 0) * 1000)} (check run ${code(BAKE_CHECK)}); promotion follows if it stays healthy.`);
+              background(log, `bake of ${rr.ring}`, () => bakeThenPromote(ctx, log));
             }
-            const p = decision.promotion;
-            if (!p.autoPromote) {
-              notes.push(`Ring ${rr.ring} does not promote automatically: ${p.title} is left to an operator.`);
-              continue;
-            }
-            const ring = fleet.rings[rr.ring]!;
-            const pr = await openPromotionPr(octokit, repo, {
-              promotion: p,
-              baseCommit: opts.commit,
-              defaultBranch: opts.defaultBranch,
-              fleetDir,
-              evidence: renderEvidence({ ring: rr, tag, applyRunUrl: run.handle.html_url, commit: opts.commit, bake: { seconds: ring.bakeSeconds, healthy: true }, now: now() }),
-            });
-            notes.push(`${pr.created ? 'Opened' : 'Updated'} promotion PR [#${pr.number} ${p.title}](${pr.htmlUrl}).`);
-            // The PR's own webhook comes from the app itself and is ignored: plan it here.
-            const planRun = await CheckRun.start(octokit, repo, { name: PLAN_CHECK, headSha: pr.commit, output: { title: 'Planning…', summary: `Dry run of ${p.title}.` } });
-            await planChange(octokit, repo, planRun, { head: pr.commit, base: opts.commit, live: true }, log);
           }
         }
 
@@ -422,6 +416,95 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
         await run.complete(resultConclusion(result), renderResult(result, { commit: opts.commit, notes }), annotations, { retryButton: failed.length > 0 });
       } catch (e) {
         await crashed(run, e, log);
+      }
+    }
+
+    interface PromoteContext {
+      octokit: GitHubClient;
+      repo: RepoRef;
+      fleet: Fleet;
+      source: GitHubFleetSource;
+      rr: RingResult;
+      tag: string;
+      commit: string;
+      defaultBranch: string;
+      applyRunUrl: string | null;
+      bake?: { seconds: number; healthy: boolean; reason?: string };
+    }
+
+    /** Opens or updates the promotion PR when the rollout engine says the tag may move on; returns a note. */
+    async function promote(c: PromoteContext, log: Log): Promise<string> {
+      const store = await state();
+      const decision = await planPromotion({ fleet: c.fleet, source: c.source, ring: c.rr.ring, tag: c.tag, state: store, setTag: deps.setTag });
+      if (!decision.ok) return `No promotion from ${c.rr.ring}: ${decision.reason}.`;
+      const p = decision.promotion;
+      if (!p.autoPromote) return `Ring ${c.rr.ring} does not promote automatically: ${p.title} is left to an operator.`;
+      const ring = c.fleet.rings[c.rr.ring]!;
+      const pr = await openPromotionPr(c.octokit, c.repo, {
+        promotion: p,
+        baseCommit: c.commit,
+        defaultBranch: c.defaultBranch,
+        fleetDir,
+        evidence: renderEvidence({ ring: c.rr, tag: c.tag, applyRunUrl: c.applyRunUrl, commit: c.commit, bake: c.bake ?? { seconds: ring.bakeSeconds, healthy: true }, now: now() }),
+      });
+      // The PR's own webhook comes from the app itself and is ignored: plan it here.
+      const planRun = await CheckRun.start(c.octokit, c.repo, { name: PLAN_CHECK, headSha: pr.commit, output: { title: 'Planning…', summary: `Dry run of ${p.title}.` } });
+      await planChange(c.octokit, c.repo, planRun, { head: pr.commit, base: c.commit, live: true }, log);
+      return `${pr.created ? 'Opened' : 'Updated'} promotion PR [#${pr.number} ${p.title}](${pr.htmlUrl}).`;
+    }
+
+    /** Bake of one ring after its apply, with its own check run; promotion when it passes. */
+    async function bakeThenPromote(c: PromoteContext, log: Log): Promise<void> {
+      const ring = c.fleet.rings[c.rr.ring]!;
+      const key = `${c.repo.owner}/${c.repo.repo}:${ring.name}`;
+      const abort = new AbortController();
+      bakes.get(key)?.abort();
+      bakes.set(key, abort);
+      const run = await CheckRun.start(c.octokit, c.repo, {
+        name: BAKE_CHECK,
+        headSha: c.commit,
+        minIntervalMs: deps.progressIntervalMs,
+        output: { title: `Baking ${c.tag} in ${ring.name}`, summary: `Ring **${ring.name}** must stay healthy with ${code(c.tag)} for ${duration(ring.bakeSeconds * 1000)} before it is promoted.` },
+      });
+      const driver = deps.createDriver();
+      try {
+        const customers = Object.values(c.fleet.customers).filter((x) => x.ring === ring.name && x.image.tag === c.tag && !x.hold);
+        const rounds: string[] = [];
+        const outcome = await bakeRing({
+          ring,
+          tag: c.tag,
+          customers,
+          driver,
+          state: await state(),
+          signal: abort.signal,
+          clock: deps.clock,
+          intervalSeconds: deps.bakeIntervalSeconds,
+          sink: (e) => {
+            if (e.type === 'bake-started') rounds.push(`Baking until ${e.until}.`);
+            if (e.type === 'tag-marked-bad') rounds.push(`Tag ${code(e.tag)} marked bad: ${e.reason}`);
+            void notifyEvent(e, c.repo, c.commit, run.handle.html_url);
+          },
+        });
+        const hosts = customers.map((x) => x.id).join(', ');
+        if (!outcome.healthy) {
+          const interrupted = abort.signal.aborted;
+          await notifier.send(`fleetkeeper: bake of ring ${ring.name} with ${c.tag} ${interrupted ? 'was interrupted' : 'FAILED'}: ${outcome.reason ?? 'unhealthy'} (${c.repo.owner}/${c.repo.repo}@${shortSha(c.commit)})`);
+          await run.complete(interrupted ? 'cancelled' : 'failure', {
+            title: interrupted ? `Bake of ${ring.name} interrupted` : `Bake of ${ring.name} failed: ${c.tag} is not promoted`,
+            summary: `${outcome.reason ?? 'unhealthy'}\n\nHosts: ${hosts}.\n\n${rounds.join('\n\n')}`,
+          });
+          return;
+        }
+        const note = await promote({ ...c, bake: { seconds: ring.bakeSeconds, healthy: true } }, log);
+        await run.complete('success', {
+          title: `${ring.name} stayed healthy with ${c.tag}`,
+          summary: `Ring **${ring.name}** (${hosts}) stayed healthy with ${code(c.tag)} for ${duration(ring.bakeSeconds * 1000)} (${outcome.rounds} health round(s)).\n\n${note}`,
+        });
+      } catch (e) {
+        await crashed(run, e, log);
+      } finally {
+        if (bakes.get(key) === abort) bakes.delete(key);
+        await driver.close().catch(() => {});
       }
     }
 

@@ -12,4 +12,5 @@ export const ACTION_IDENTIFIER_MAX = 20;
 
 export const PLAN_CHECK = 'fleetkeeper / plan';
 export const APPLY_CHECK = 'fleetkeeper / apply';
+export const BAKE_CHECK = 'fleetkeeper / bake';
 export const RETRY_ACTION = { label: 'Retry failed', identifier: 'retry-failed', description: 'Apply again to the hosts that failed' } as const;

@@ -235,7 +235,7 @@ export function renderResult(result: RolloutResult, opts: { commit: string; note
   const title =
     result.status === 'succeeded'
       ? `Applied: ${upgraded} upgraded, ${hosts.length - upgraded} unchanged`
-      : `Rollout ${result.status}: ${failed.length} host(s) failed${result.reason ? '' : ''}`;
+      : `Rollout ${result.status}: ${failed.length} host(s) failed`;
   const s: string[] = [
     `<!-- fleetkeeper:failed=${failed.map((h) => h.customerId).join(',')} -->`,
     `### ${result.status === 'succeeded' ? '✅' : result.status === 'failed' ? '❌' : '⏸️'} ${title}`,

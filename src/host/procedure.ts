@@ -120,7 +120,7 @@ type Done = (outcome: HostOutcome, message: string, extra?: Partial<HostResult>)
 async function change(
   ctx: HostContext,
   o: ObservationDetail,
-  journal: HostJournal | undefined,
+  interrupted: HostJournal | undefined,
   sites: string[],
   withObs: (extra?: Partial<HostResult>) => Partial<HostResult>,
   done: Done,
@@ -128,8 +128,16 @@ async function change(
   const c = ctx.customer;
   const plan = ctx.mode === 'plan';
   const toTag = c.image.tag;
-  const fromEnvTag = journal?.fromTag ?? o.envTag ?? 'unknown';
+  let journal = interrupted;
 
+  // An interrupted change that never touched .env, towards another tag: only
+  // maintenance mode may be left on. Turn it off and start this change afresh.
+  if (journal && journal.toTag !== toTag && !atLeast(journal.phase, 'tag-set')) {
+    const off = await runStep(ctx, 'maintenance-off', (rec) => maintenance(ctx, rec, sites, false));
+    if (off.status === 'failed' || off.status === 'unknown') return done('refused', `interrupted run ${journal.runId}: ${off.message}`, withObs());
+    journal = undefined;
+    ctx.changeId = ctx.runId;
+  }
   // A different target than the interrupted change: undo that change first
   // (after any migrate it started has finished: never restore under a running migrate).
   if (journal && journal.toTag !== toTag) {
@@ -144,6 +152,9 @@ async function change(
       sites,
       reason: `run ${journal.runId} (${journal.fromTag} → ${journal.toTag}) was interrupted in phase ${journal.phase}`,
     });
+    if (ctx.mode === 'plan') {
+      return done('planned', `would roll back interrupted run ${journal.runId} (${journal.fromTag} → ${journal.toTag}, phase ${journal.phase}) to ${journal.fromTag}; a later run upgrades to ${toTag}`, withObs());
+    }
     await finalJournal(ctx, journal, rb.healthy ? 'rolled-back' : 'failed');
     return done(
       rb.healthy ? 'rolled-back' : 'rollback-failed',
@@ -174,7 +185,7 @@ async function change(
   let backups: BackupRecord[] = journal && atLeast(journal.phase, 'backed-up') ? journal.backups : [];
   const j: Omit<HostJournal, 'updatedAt'> = journal
     ? { runId: journal.runId, fromTag: journal.fromTag, toTag, phase: journal.phase, backups }
-    : { runId: ctx.changeId, fromTag: fromEnvTag, toTag, phase: 'started', backups: [] };
+    : { runId: ctx.changeId, fromTag: o.envTag ?? 'unknown', toTag, phase: 'started', backups: [] };
   if (!journal || !atLeast(journal.phase, 'backed-up')) {
     let files: Array<{ site: string; path: string; db: boolean }> = [];
     const b = await runStep(ctx, 'backup', async (rec) => {

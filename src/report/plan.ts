@@ -48,6 +48,7 @@ export function renderPlanText(plan: Plan, opts: PlanTextOptions = {}): string {
   out.push(
     `Plan (${plan.mode}) ${plan.base ? `${plan.base} → ` : ''}${plan.head}${plan.ringFilter ? `, ring ${plan.ringFilter}` : ''}: ${planHeadline(plan)}  [${formatDuration(plan.durationMs)}]`,
   );
+  if (plan.ringsChanged.length) out.push(`Ring settings changed: ${plan.ringsChanged.join(', ')}`);
   if (plan.rings.length === 0 && plan.skipped.length === 0) out.push('', 'Nothing to do.');
   for (const r of plan.rings) {
     out.push('', ringTitle(r));
@@ -102,6 +103,7 @@ export function renderPlanMarkdown(plan: Plan, opts: MarkdownOptions = {}): stri
   const head: string[] = [];
   head.push(`### Plan (${plan.mode === 'live' ? 'live: hosts observed read-only' : 'offline: no host contacted'})`, '');
   head.push(`${planHeadline(plan)}${plan.base ? ` · \`${plan.base}\` → \`${plan.head}\`` : ''}${plan.ringFilter ? ` · ring **${plan.ringFilter}**` : ''}`);
+  if (plan.ringsChanged.length) head.push('', `Ring settings changed: ${plan.ringsChanged.map((r) => `\`${r}\``).join(', ')}`);
   if (plan.rings.length === 0 && plan.skipped.length === 0) head.push('', 'Nothing to do: no host changes.');
   for (const r of plan.rings) {
     head.push('', `#### ${mdCell(ringTitle(r))}`, '');

@@ -92,7 +92,7 @@ export async function planRollout(opts: PlanOptions): Promise<Plan> {
   } else {
     for (const id of Object.keys(head.customers).sort()) {
       const customer = head.customers[id]!;
-      if (inRing(customer)) candidates.push({ customer, base: customer, reasons: ['reconcile'] });
+      if (inRing(customer)) candidates.push({ customer, reasons: ['reconcile'] });
     }
   }
 
@@ -164,6 +164,7 @@ export async function planRollout(opts: PlanOptions): Promise<Plan> {
     ringFilter: opts.ring,
     rings,
     skipped,
+    ringsChanged: opts.diff?.ringsChanged ?? [],
     summary: summarize(rings, skipped),
     durationMs: Date.now() - started,
   };

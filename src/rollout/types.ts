@@ -76,6 +76,8 @@ export interface Plan {
   rings: PlanRing[];
   /** Customers listed in the change but left out (held, removed, other ring). */
   skipped: PlanHost[];
+  /** Rings whose own settings changed (no host action, but reviewers should see it). */
+  ringsChanged: string[];
   summary: PlanSummary;
   durationMs: number;
 }

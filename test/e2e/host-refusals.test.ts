@@ -14,11 +14,11 @@ let driver: HostDriver;
 beforeAll(async () => {
   tb = await startTestbed({ name: 'fk-host-refuse', hosts: 3, initialTags: { 1: TAGS.badBackup } });
   driver = driverFor(tb);
-}, 300_000);
+}, 900_000);
 afterAll(async () => {
   await driver?.close();
   await tb?.stop();
-}, 120_000);
+}, 300_000);
 
 const sshdLog = (id: string) => readFileSync(`${tb.dir}/sshd/${id}/sshd.log`, 'utf8');
 
@@ -36,7 +36,7 @@ describe('refusals: nothing changes', () => {
     expect((await tb.ping(h.id)).status).toBe(200); // maintenance mode never turned on
     const root = `${backupDirFor(h)}/${h.id}`;
     expect(existsSync(root) ? readdirSync(root) : []).toEqual([]); // no unverified dump kept
-  }, 180_000);
+  }, 400_000);
 
   it('too little free disk: preflight refuses', async () => {
     const h = tb.hosts[0]!;
@@ -48,7 +48,7 @@ describe('refusals: nothing changes', () => {
     expect(r.steps.some((s) => s.step === 'backup')).toBe(false);
     expect(await tb.envTag(h.id)).toBe(TAGS.initial);
     expect(await tb.runningTag(h.id)).toBe(TAGS.initial);
-  }, 120_000);
+  }, 300_000);
 
   it('a wrong host key is refused before login; nothing runs', async () => {
     const h = tb.hosts[0]!;
@@ -152,5 +152,27 @@ describe('refusals: nothing changes', () => {
     // once cleared by a person, the host can be planned again
     const r = await driver.converge(customerFor(tb, h, { image: { repository: tb.imageRepo, tag: 'v15.40.1' } }), { runId: runId('after'), mode: 'plan' });
     expect(r.outcome).toBe('planned');
-  }, 120_000);
+  }, 300_000);
+
+  it('a tag baked into the compose file (not from .env) is refused clearly', async () => {
+    const h = tb.hosts[2]!;
+    const file = `${h.composeDir}/compose.yaml`;
+    const original = readFileSync(file, 'utf8');
+    const baked = original.replace('image: ${CUSTOM_IMAGE:-frappe/erpnext}:${CUSTOM_TAG:-$ERPNEXT_VERSION}', `image: ${tb.imageRepo}:${TAGS.initial}`);
+    expect(baked).not.toBe(original);
+    writeFileSync(file, baked); // keeps the deploy user's ownership
+    try {
+      const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: 'v15.40.1' } });
+      const o = await driver.observe(c);
+      expect(o.layout).toEqual({ kind: 'baked', file: 'compose.yaml (default)' });
+      const r = await driver.converge(c, { runId: runId('baked'), mode: 'apply' });
+      logResult('baked tag', r);
+      expect(r.outcome).toBe('refused');
+      expect(r.message).toMatch(/unsupported layout: the image tag is written into compose.yaml \(default\), not taken from .env/);
+      expect(r.steps.some((s) => s.step === 'backup')).toBe(false);
+      expect(readFileSync(file, 'utf8')).toBe(baked);
+    } finally {
+      writeFileSync(file, original);
+    }
+  }, 300_000);
 });

@@ -12,11 +12,11 @@ let driver: HostDriver;
 beforeAll(async () => {
   tb = await startTestbed({ name: 'fk-host-rollback', hosts: 2 });
   driver = driverFor(tb);
-}, 300_000);
+}, 900_000);
 afterAll(async () => {
   await driver?.close();
   await tb?.stop();
-}, 120_000);
+}, 300_000);
 
 describe('rollback', () => {
   it('unhealthy tag → rolled back, database restored, healthy on the old tag', async () => {
@@ -38,7 +38,7 @@ describe('rollback', () => {
     const journal = JSON.parse(readFileSync(`${h.composeDir}/.fleetkeeper/journal.json`, 'utf8'));
     expect(journal.phase).toBe('rolled-back');
     expect(r.after).toMatchObject({ envTag: TAGS.initial, runningTag: TAGS.initial });
-  }, 240_000);
+  }, 500_000);
 
   it('migrate failure → database restored (schema back), old tag healthy', async () => {
     const h = tb.hosts[1]!;
@@ -58,5 +58,5 @@ describe('rollback', () => {
     expect(await tb.runningTag(h.id)).toBe(TAGS.initial);
     expect((await tb.ping(h.id)).status).toBe(200);
     expect(r.message).toMatch(/migrate of .* failed.*rolled back.*database of .* restored/);
-  }, 240_000);
+  }, 500_000);
 });

@@ -14,11 +14,11 @@ beforeAll(async () => {
   // the old image is not in use elsewhere and prune can really remove it.
   tb = await startTestbed({ name: 'fk-host-upgrade', hosts: 1, initialTag: FROM });
   driver = driverFor(tb);
-}, 300_000);
+}, 900_000);
 afterAll(async () => {
   await driver?.close();
   await tb?.stop();
-}, 120_000);
+}, 300_000);
 
 describe('host upgrade (happy path)', () => {
   const target = TO;
@@ -32,7 +32,7 @@ describe('host upgrade (happy path)', () => {
     expect(o.configuratorExitCode).toBe(0);
     expect(o.freeDiskMb).toBeGreaterThan(50);
     expect(o.lock).toBeUndefined();
-  }, 180_000);
+  }, 400_000);
 
   it('live dry run shows the .env diff and changes nothing', async () => {
     const h = tb.hosts[0]!;
@@ -46,7 +46,7 @@ describe('host upgrade (happy path)', () => {
     expect(await tb.envTag(h.id)).toBe(FROM);
     expect(await tb.runningTag(h.id)).toBe(FROM);
     expect(await tb.dbVersion(h.id)).toBe(FROM);
-  }, 180_000);
+  }, 400_000);
 
   it('upgrades: backup verified off the volume, tag set, migrated, healthy, old image pruned', async () => {
     const h = tb.hosts[0]!;
@@ -86,7 +86,7 @@ describe('host upgrade (happy path)', () => {
     expect(r.after).toMatchObject({ envTag: target, runningTag: target });
     expect(r.after?.lock).toBeUndefined();
     expect(driver.connectionsOpened()).toEqual({ [h.id]: 1 });
-  }, 180_000);
+  }, 400_000);
 
   it('a rerun is a no-op: unchanged, no backup, no migrate', async () => {
     const h = tb.hosts[0]!;
@@ -99,5 +99,5 @@ describe('host upgrade (happy path)', () => {
     const health = await driver.checkHealth(c);
     expect(health.healthy).toBe(true);
     expect(driver.connectionsOpened()).toEqual({ [h.id]: 1 });
-  }, 180_000);
+  }, 400_000);
 });

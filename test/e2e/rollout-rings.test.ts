@@ -201,4 +201,27 @@ describe('rollout on the testbed', () => {
       expect([id, migrations.length]).toEqual([id, 1]);
     }
   }, 600_000);
+
+  it('fleetkeeper status and plan --live (CLI) agree that the fleet has converged', async () => {
+    const dir = join(work, 'head');
+    const env = { ...process.env, FLEETKEEPER_SSH_KEY_FILE: tb.privateKeyPath };
+    const cli = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const status = await cli(['status', dir, '--format', 'json']);
+    expect(status.code, status.stderr).toBe(0);
+    const rows = JSON.parse(status.stdout) as Array<{ customerId: string; state: string; envTag: string; desired: string }>;
+    expect(rows.map((r) => [r.customerId, r.state, r.envTag])).toEqual(tb.hosts.map((h) => [h.id, 'in-sync', tags[h.id]]));
+
+    const plan = await cli(['plan', dir, '--live', '--no-base', '--format', 'json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    const p = JSON.parse(plan.stdout) as { mode: string; summary: { change: number; unchanged: number } };
+    expect(p).toMatchObject({ mode: 'live', summary: { change: 0, unchanged: 10 } });
+  }, 180_000);
 });

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { diffFleets, loadFleet, setCustomerTag } from '../../src/fleet/index.js';
 import { createOfflineDriver } from '../../src/host/driver-ssh.js';
 import { MemoryStateStore } from '../../src/rollout/state.js';
-import { APPLY_CHECK, PLAN_CHECK } from '../../src/github/limits.js';
+import { APPLY_CHECK, BAKE_CHECK, PLAN_CHECK } from '../../src/github/limits.js';
 import { FakeHosts, fastClock } from './fake-hosts.js';
 import { FIXTURE_FLEET, readTree, startHarness, type Harness } from './harness.js';
 import { checkRunPayload, pushPayload } from './payloads.js';
@@ -94,7 +94,12 @@ describe('apply on push to the default branch', () => {
     expect(h.git.show(branch, 'customers/beta.yml')).toBe(fixture('customers/beta.yml').replace(`tag: ${OLD}`, `tag: ${NEW}`));
     expect(h.standin.calls('git/create-tree')).toHaveLength(1);
     expect(h.standin.calls('git/create-commit')).toHaveLength(1);
-    expect(run.output.summary).toContain(`Opened promotion PR [#${pulls[0]!.number}`);
+    // The bake ran after the apply, outside the queue, with its own check run; then the promotion.
+    expect(run.output.summary).toContain('Ring canary now bakes `v15.40.1`');
+    const [bake] = h.standin.checkRunsNamed(BAKE_CHECK, after);
+    expect(bake!.conclusion).toBe('success');
+    expect(bake!.output.summary).toContain(`Opened promotion PR [#${pulls[0]!.number}`);
+    expect(hosts.calls.filter((c) => c.op === 'checkHealth' && c.customerId === 'staging').length).toBeGreaterThanOrEqual(2);
     // The promotion PR gets its own dry run (its webhook comes from the app and is ignored).
     const planRuns = h.standin.checkRunsNamed(PLAN_CHECK, branch);
     expect(planRuns).toHaveLength(1);
@@ -149,7 +154,8 @@ describe('apply on push to the default branch', () => {
     expect(hosts.hosts.get('staging')!.tag).toBe(NEW);
     // The tag was rolled back once: it is marked bad and never promoted automatically.
     expect(h.standin.pulls.size).toBe(0);
-    expect(runs[1]!.output.summary).toMatch(/marked bad/);
+    const bakes = h.standin.checkRunsNamed(BAKE_CHECK, after);
+    expect(bakes.at(-1)!.output.summary).toMatch(/No promotion from canary: tag v15\.40\.1 is marked bad/);
   }, 60_000);
 
   it('retry of a commit that is no longer the branch head is refused', async () => {
@@ -165,6 +171,25 @@ describe('apply on push to the default branch', () => {
     expect(runs[1]!.conclusion).toBe('neutral');
     expect(runs[1]!.output.title).toMatch(/refused/);
     expect(hosts.hosts.get('staging')!.tag).toBe(OLD);
+  }, 60_000);
+
+  it('a bake that finds a sick host fails, marks the tag bad and opens no promotion', async () => {
+    const [before, after] = merge('staging', NEW);
+    const origHealth = hosts.driver;
+    // The host goes bad after its upgrade succeeded: the bake's health rounds see it.
+    hosts.driver = (name?: string) => {
+      const d = origHealth.call(hosts, name);
+      return { ...d, checkHealth: async (c) => (c.id === 'staging' ? { healthy: false, detail: 'ping timed out' } : d.checkHealth(c)) };
+    };
+    await h.deliverAndWait('push', pushPayload({ before, after }));
+    const [run] = h.standin.checkRunsNamed(APPLY_CHECK, after);
+    expect(run!.conclusion).toBe('success');
+    const [bake] = h.standin.checkRunsNamed(BAKE_CHECK, after);
+    expect(bake!.conclusion).toBe('failure');
+    expect(bake!.output.title).toMatch(/Bake of canary failed/);
+    expect(await state.isBadTag(NEW)).toBeTruthy();
+    expect(h.standin.pulls.size).toBe(0);
+    expect(notifications.some((n) => n.includes('bake of ring canary') && n.includes('FAILED'))).toBe(true);
   }, 60_000);
 
   it('redelivered push: no second rollout', async () => {

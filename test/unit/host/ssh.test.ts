@@ -56,7 +56,7 @@ describe('connect', () => {
     const err = await connectSsh({ ...target(), port: 42223 }, creds(), { connectTimeoutSeconds: 5 }).catch((e) => e);
     expect(err).toBeInstanceOf(SshUnreachableError);
     expect(err.message).toMatch(/ECONNREFUSED/);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(4000);
   });
 
   it('times out on a peer that accepts TCP but never speaks SSH', async () => {
@@ -66,7 +66,7 @@ describe('connect', () => {
     const err = await connectSsh({ ...target(), port: 42224 }, creds(), { connectTimeoutSeconds: 2 }).catch((e) => e);
     silent.close();
     expect(err).toBeInstanceOf(SshTimeoutError);
-    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(Date.now() - t0).toBeLessThan(6000);
   });
 });
 
@@ -121,7 +121,7 @@ describe('SshExecutor', () => {
     const r = await exec.exec({ step: 'migrate', argv: ['sleep', '30'], timeoutSeconds: 1, mutates: true });
     expect(r.code).toBeNull();
     expect(r.timedOut).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(10_000); // 1 s bound (+ client grace), far below the 30 s sleep
   });
 
   it('limits concurrent channels per connection', async () => {

@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { renderPlanMarkdown, renderPlanText } from '../../../src/report/plan.js';
 import { createProgressView } from '../../../src/report/progress.js';
+import { renderProgressMarkdown, RolloutTracker } from '../../../src/report/live.js';
 import { renderResultsMarkdown, renderResultsText } from '../../../src/report/results.js';
 import { applyRollout } from '../../../src/rollout/apply.js';
 import type { RolloutEvent } from '../../../src/rollout/events.js';
@@ -84,5 +85,37 @@ describe('reports', () => {
     expect(plainText.trim().split('\n')).toHaveLength(events.length);
     expect(ttyText).toContain('\x1b[');
     expect(ttyText).toMatch(/2\/2 hosts done/);
+  });
+
+  it('live tracker folds events into a snapshot a check run can show mid-rollout', async () => {
+    const { f, driver } = sample(4);
+    f.rings.early!.concurrency = 1;
+    driver.hosts.get('cust-001')!.behaviour = 'rollback';
+    const tracker = new RolloutTracker();
+    let midway: string | undefined;
+    await applyRollout({
+      fleet: f,
+      driver,
+      state: new MemoryStateStore(),
+      runId: 'r',
+      sink: (e) => {
+        tracker.sink(e);
+        if (e.type === 'host-started' && e.customerId === 'cust-001') midway = renderProgressMarkdown(tracker.snapshot());
+      },
+    });
+    expect(midway).toMatch(/Rollout running/);
+    expect(midway).toMatch(/\| early \| `cust-001` \| ⏳ running \|/);
+    expect(midway).toMatch(/\| canary \| `cust-000` \| ✅ upgraded \|/);
+    const end = tracker.snapshot();
+    expect(end.status).toBe('failed');
+    expect(end.failures).toBe(1);
+    expect(end.budgetExceeded).toMatchObject({ ring: 'early', budget: 0 });
+    expect(end.hosts.map((h) => [h.customerId, h.state])).toEqual([
+      ['cust-000', 'done'],
+      ['cust-001', 'failed'],
+      ['cust-002', 'skipped'],
+      ['cust-003', 'skipped'],
+    ]);
+    expect(renderProgressMarkdown(end)).toMatch(/failure budget of early exceeded/);
   });
 });
