@@ -6,7 +6,7 @@
 import { marked } from 'marked';
 import sanitizeHtml from 'sanitize-html';
 import type { GitRepo } from '../test/github/standin/git-repo.js';
-import type { GitHubStandin, StoredCheckRun } from '../test/github/standin/server.js';
+import type { GitHubStandin, StoredCheckRun, StoredPull } from '../test/github/standin/server.js';
 
 export type StoryEntry =
   | {
@@ -20,6 +20,9 @@ export type StoryEntry =
       headSha: string;
       baseSha: string;
       mergedAs?: string;
+      /** `git diff base head` and the changed paths, taken when the PR was shown. */
+      diff: string;
+      files: string[];
     }
   | { kind: 'push'; before: string; sha: string; message: string; pusher: string };
 
@@ -48,7 +51,7 @@ function firstLine(md: string | null | undefined): string {
   return (md ?? '').split('\n').map((l) => l.replace(/<!--.*?-->/g, '').replace(/^#+\s*/, '').trim()).find(Boolean) ?? '';
 }
 
-function checkRunHtml(run: StoredCheckRun, standin: GitHubStandin): string {
+function checkRunHtml(run: StoredCheckRun, standin: DemoRecord): string {
   const writes = standin.requests.filter((r) => (r.operationId === 'checks/create' || r.operationId === 'checks/update') && r.status < 300 && matchesRun(r, run));
   const updates = run.writes.map((w, i) => {
     const out = w.output as { title?: string; summary?: string } | undefined;
@@ -78,40 +81,74 @@ function checkRunHtml(run: StoredCheckRun, standin: GitHubStandin): string {
 </section>`;
 }
 
-function matchesRun(r: { operationId?: string; path: string; body: unknown }, run: StoredCheckRun): boolean {
+function matchesRun(r: SlimRequest, run: StoredCheckRun): boolean {
   if (r.operationId === 'checks/update') return r.path.endsWith(`/check-runs/${run.id}`);
-  const b = r.body as { name?: string; head_sha?: string } | undefined;
-  return b?.name === run.name && b?.head_sha === run.head_sha;
+  return r.name === run.name && r.head_sha === run.head_sha;
 }
 
-function diffHtml(git: GitRepo, base: string, head: string): string {
-  let text: string;
-  try {
-    text = git.git(['diff', '--no-color', '-M', base, head]);
-  } catch (e) {
-    return `<p class="muted">diff not available: ${esc(String(e))}</p>`;
-  }
-  const files = git.diffNameStatus(base, head);
-  const lines = text.split('\n').map((l) => {
+/** Diff text and changed paths between two commits, for the record. */
+export function diffOf(git: GitRepo, base: string, head: string): { diff: string; files: string[] } {
+  return { diff: git.git(['diff', '--no-color', '-M', base, head]), files: git.diffNameStatus(base, head).map((f) => f.path) };
+}
+
+function diffHtml(e: { diff: string; files: string[] }): string {
+  const lines = e.diff.split('\n').map((l) => {
     const cls = l.startsWith('+++') || l.startsWith('---') || l.startsWith('diff ') || l.startsWith('index ') ? 'meta' : l.startsWith('@@') ? 'hunk' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : '';
     return `<span class="${cls}">${esc(l)}</span>`;
   });
-  return `<details class="files" open><summary>Files changed (${files.length}): ${files.map((f) => `<code>${esc(f.path)}</code>`).join(', ')}</summary><pre class="diff">${lines.join('\n')}</pre></details>`;
+  return `<details class="files" open><summary>Files changed (${e.files.length}): ${e.files.map((f) => `<code>${esc(f)}</code>`).join(', ')}</summary><pre class="diff">${lines.join('\n')}</pre></details>`;
 }
 
-export interface PageInput {
-  standin: GitHubStandin;
-  git: GitRepo;
-  story: StoryEntry[];
+interface SlimRequest {
+  operationId?: string;
+  path: string;
+  status: number;
+  at: number;
+  /** checks/create only: which run it made. */
+  name?: string;
+  head_sha?: string;
+}
+
+/** Everything the page shows, as plain data (demo-output/record.json): the stand-in's records and the demo's story. */
+export interface DemoRecord {
   title: string;
   notes: string[];
+  fullName: string;
+  defaultBranch: string;
+  appSlug: string;
+  openapiVersion: string;
+  checkRuns: StoredCheckRun[];
+  pulls: StoredPull[];
+  requests: SlimRequest[];
+  problems: string[];
+  story: StoryEntry[];
 }
 
-export function renderPage(input: PageInput): string {
-  const { standin, git, story } = input;
+export function recordOf(standin: GitHubStandin, story: StoryEntry[], title: string, notes: string[]): DemoRecord {
+  return {
+    title,
+    notes,
+    fullName: standin.fullName,
+    defaultBranch: standin.defaultBranch,
+    appSlug: standin.appSlug,
+    openapiVersion: standin.openapiVersion,
+    checkRuns: [...standin.checkRuns.values()],
+    pulls: [...standin.pulls.values()],
+    requests: standin.requests.map((r) => {
+      const b = r.operationId === 'checks/create' ? (r.body as { name?: string; head_sha?: string } | undefined) : undefined;
+      return { operationId: r.operationId, path: r.path, status: r.status, at: r.at, ...(b ? { name: b.name, head_sha: b.head_sha } : {}) };
+    }),
+    problems: standin.problems,
+    story,
+  };
+}
+
+export function renderPage(input: DemoRecord): string {
+  const standin = input;
+  const { story } = input;
   const shown = new Set<number>();
   const runsFor = (sha: string) =>
-    [...standin.checkRuns.values()]
+    standin.checkRuns
       .filter((r) => r.head_sha === sha)
       .sort((a, b) => a.id - b.id)
       .map((r) => {
@@ -121,16 +158,16 @@ export function renderPage(input: PageInput): string {
       .join('\n');
   const parts = story.map((e) => {
     if (e.kind === 'pr') {
-      const stored = standin.pulls.get(e.number);
-      const fromApp = !!stored;
-      const title = stored?.title ?? e.title ?? '';
-      const body = stored?.body ?? e.body ?? '';
+      const stored = standin.pulls.find((p) => p.number === e.number);
+      const fromApp = e.author === `${standin.appSlug}[bot]`;
+      const title = (fromApp ? stored?.title : e.title) ?? '';
+      const body = (fromApp ? stored?.body : e.body) ?? '';
       const state = e.mergedAs ? `<span class="badge merged">merged</span>` : `<span class="badge open">open</span>`;
       return `<article class="pr">
   <h2>${esc(title)} <span class="muted">#${e.number}</span></h2>
-  <p class="meta">${state} <strong>${esc(e.author)}</strong> wants to merge <code>${esc(e.head)}</code> into <code>${esc(standin.defaultBranch)}</code> · head ${esc(e.headSha.slice(0, 7))}${fromApp ? ' · opened by the app (POST /pulls)' : ' · opened by the operator'}${e.mergedAs ? ` · merged as ${esc(e.mergedAs.slice(0, 7))}` : ''}</p>
+  <p class="meta">${state} <strong>${esc(e.author)}</strong> wants to merge <code>${esc(e.head)}</code> into <code>${esc(standin.defaultBranch)}</code> · head ${esc(e.headSha.slice(0, 7))}${fromApp ? ' · opened by the app (its POST /pulls as recorded by the stand-in)' : ' · opened by the operator (the demo)'}${e.mergedAs ? ` · merged as ${esc(e.mergedAs.slice(0, 7))}` : ''}</p>
   <div class="body md">${markdown(body) || '<p class="muted">No description provided.</p>'}</div>
-  ${diffHtml(git, e.baseSha, e.headSha)}
+  ${diffHtml(e)}
   <h3 class="checks-title">Checks on ${esc(e.headSha.slice(0, 7))}</h3>
   ${runsFor(e.headSha) || '<p class="muted">none</p>'}
 </article>`;
@@ -142,7 +179,7 @@ export function renderPage(input: PageInput): string {
   ${runsFor(e.sha) || '<p class="muted">none</p>'}
 </article>`;
   });
-  const rest = [...standin.checkRuns.values()].filter((r) => !shown.has(r.id));
+  const rest = standin.checkRuns.filter((r) => !shown.has(r.id));
   if (rest.length) parts.push(`<article><h2>Other check runs</h2>${rest.map((r) => checkRunHtml(r, standin)).join('\n')}</article>`);
   const problems = standin.problems.length
     ? `<p class="bad">The stand-in saw ${standin.problems.length} request(s) that GitHub would reject:</p><ul>${standin.problems.map((p) => `<li><code>${esc(p)}</code></li>`).join('')}</ul>`

@@ -17,12 +17,13 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setCustomerTag } from '../src/fleet/index.js';
+import { APPLY_CHECK, BAKE_CHECK, PLAN_CHECK } from '../src/github/limits.js';
 import { GitRepo } from '../test/github/standin/git-repo.js';
 import { GitHubStandin, type StoredCheckRun, type StoredPull } from '../test/github/standin/server.js';
 import { ensureSystem, startTestbed, stopTestbedByName, TAGS, type Testbed } from '../test/testbed/index.js';
 import { AppProcess, freePort, ROOT } from './app-process.js';
 import { buildDemoFleet, checkDemoFleet, demoReadme, readExampleFleet, type ExampleFleet } from './fleet-repo.js';
-import { renderPage, type StoryEntry } from './html.js';
+import { diffOf, recordOf, renderPage, type StoryEntry } from './html.js';
 import { block, bold, cyan, dim, green, heading, ok, red, say, warn, yellow } from './term.js';
 import { OPERATOR, Webhooks, type Person } from './webhooks.js';
 
@@ -308,12 +309,12 @@ async function main(): Promise<void> {
   const title = `Roll out ${target} to ${canary}`;
   const prBody = `ERPNext ${target} is out. Canary first: ${canaryIds.map((i) => `\`${i}\``).join(', ')}.\n\nThe plan check run below is the dry run.`;
   const pr1 = addOperatorPull(standin, title, prBody, branch);
-  story.push({ kind: 'pr', number: pr1.number, title, body: prBody, author: OPERATOR.login, head: branch, headSha: head, baseSha: base });
+  story.push({ kind: 'pr', number: pr1.number, title, body: prBody, author: OPERATOR.login, head: branch, headSha: head, baseSha: base, ...diffOf(git, base, head) });
   say(`${OPERATOR.login} pushes branch ${bold(branch)} (${head.slice(0, 7)}): image.tag ${canaryIds.map((id) => `${id} ${fleet.customers[id]!.image.tag}→${target}`).join(', ')}`);
   const d1 = await hooks.deliver('pull_request', hooks.pullRequestOpened({ number: pr1.number, title, body: prBody, head: branch, headSha: head, baseSha: base, author: OPERATOR }));
   say(`GitHub → app: ${bold('pull_request.opened')} #${pr1.number} → HTTP ${d1.status}`);
   if (d1.status !== 200) throw new DemoError(`the app answered the pull_request webhook with HTTP ${d1.status}`);
-  const plan1 = await until(`the plan check run of PR #${pr1.number}`, () => standin.checkRunsNamed('fleetkeeper / plan', head).find((r) => r.status === 'completed'), 5 * 60_000);
+  const plan1 = await until(`the plan check run of PR #${pr1.number}`, () => standin.checkRunsNamed(PLAN_CHECK, head).find((r) => r.status === 'completed'), 5 * 60_000);
   ok(`check run ${bold(plan1.name)}: ${conclusionText(plan1)} — ${plan1.output.title}`);
   block(plan1.output.summary ?? '', 25);
   if (plan1.conclusion !== 'success') throw new DemoError(`the plan check run concluded ${plan1.conclusion}, not success`);
@@ -321,20 +322,24 @@ async function main(): Promise<void> {
   // 6 ---------------------------------------------------------------------
   heading(6, TOTAL, `Merge #${pr1.number}: the app applies it to the ${canary} hosts`);
   current = `apply of PR #${pr1.number}`;
-  const apply1 = await mergeAndWatch(pr1.number, branch, tb, hooks, demo.hostOf, canaryIds, target);
+  const merged1 = await merge(pr1.number, branch, hooks);
+  const watch1 = { tb, hostOf: demo.hostOf, ids: canaryIds, target };
+  const apply1 = await followRun(APPLY_CHECK, merged1, watch1);
   if (apply1.conclusion !== 'success') throw new DemoError(`the apply check run concluded ${apply1.conclusion}: ${apply1.output.title}`);
   await verifyHosts(tb, demo.hostOf, canaryIds, target, true);
+  const bake1 = await followBake(apply1, merged1, watch1);
+  if (bake1 && bake1.conclusion !== 'success') throw new DemoError(`the bake check run concluded ${bake1.conclusion}: ${bake1.output.title}`);
 
   // 7 ---------------------------------------------------------------------
   const next = fleet.rings[canary]!.next;
   heading(7, TOTAL, `The bot's promotion PR for ${next ?? 'the next ring'}`);
   current = 'promotion pull request';
   const promo = [...standin.pulls.values()].find((p) => p.state === 'open' && p.head.startsWith('fleetkeeper/'));
-  if (!promo) throw new DemoError(`the app opened no promotion PR; its apply check run says:\n${apply1.output.summary}`);
+  if (!promo) throw new DemoError(`the app opened no promotion PR; its ${bake1 ? 'bake' : 'apply'} check run says:\n${(bake1 ?? apply1).output.summary}`);
   const promoHead = git.revParse(`refs/heads/${promo.head}`);
   const promoBase = git.mergeBase('main', promoHead)!;
   const changed = git.diffNameStatus(promoBase, promoHead);
-  story.push({ kind: 'pr', number: promo.number, author: hooks.bot.login, head: promo.head, headSha: promoHead, baseSha: promoBase });
+  story.push({ kind: 'pr', number: promo.number, author: hooks.bot.login, head: promo.head, headSha: promoHead, baseSha: promoBase, ...diffOf(git, promoBase, promoHead) });
   ok(`PR #${promo.number} ${bold(promo.title)} from ${promo.head} (${promoHead.slice(0, 7)}), opened by ${hooks.bot.login}`);
   block(promo.body ?? '', 18);
   say(`changed files (${changed.length}):`);
@@ -345,22 +350,26 @@ async function main(): Promise<void> {
   // GitHub tells the app about the PR it opened, like any other; the app knows its own events.
   const d2 = await hooks.deliver('pull_request', hooks.pullRequestOpened({ number: promo.number, title: promo.title, body: promo.body ?? '', head: promo.head, headSha: promoHead, baseSha: promoBase, author: hooks.bot }));
   say(`GitHub → app: ${bold('pull_request.opened')} #${promo.number} (sender ${hooks.bot.login}) → HTTP ${d2.status}; the app ignores events it caused and planned the PR itself:`);
-  const plan2 = await until(`the plan check run of PR #${promo.number}`, () => standin.checkRunsNamed('fleetkeeper / plan', promoHead).find((r) => r.status === 'completed'), 2 * 60_000);
+  const plan2 = await until(`the plan check run of PR #${promo.number}`, () => standin.checkRunsNamed(PLAN_CHECK, promoHead).find((r) => r.status === 'completed'), 2 * 60_000);
   ok(`check run ${bold(plan2.name)}: ${conclusionText(plan2)} — ${plan2.output.title}`);
   block(plan2.output.summary ?? '', 20);
-  if (standin.checkRunsNamed('fleetkeeper / plan', promoHead).length !== 1) warn('more than one plan check run on the promotion PR');
+  if (standin.checkRunsNamed(PLAN_CHECK, promoHead).length !== 1) warn('more than one plan check run on the promotion PR');
 
   // 8 ---------------------------------------------------------------------
   heading(8, TOTAL, `Merge #${promo.number}: the app applies it to ${next}`);
   current = `apply of PR #${promo.number}`;
   const nextIds = changed.map((f) => Object.values(fleet.customers).find((c) => c.file === f.path)?.id).filter((x): x is string => !!x).sort();
-  const apply2 = await mergeAndWatch(promo.number, promo.head, tb, hooks, demo.hostOf, nextIds, target);
+  const merged2 = await merge(promo.number, promo.head, hooks);
+  const watch2 = { tb, hostOf: demo.hostOf, ids: nextIds, target };
+  const apply2 = await followRun(APPLY_CHECK, merged2, watch2);
   await verifyHosts(tb, demo.hostOf, nextIds, target, false);
   if (apply2.conclusion === 'failure') throw new DemoError(`the apply check run of #${promo.number} concluded failure: ${apply2.output.title}`);
+  const bake2 = await followBake(apply2, merged2, watch2);
+  if (bake2 && bake2.conclusion === 'failure') throw new DemoError(`the bake check run of #${promo.number} concluded failure: ${bake2.output.title}`);
 }
 
-/** Merges a PR like GitHub's merge button, delivers the push, and follows the apply check run live. */
-async function mergeAndWatch(number: number, branch: string, tb: Testbed, hooks: Webhooks, hostOf: Record<string, { id: string }>, ids: string[], target: string): Promise<StoredCheckRun> {
+/** Merges a PR like GitHub's merge button (a merge commit on main) and delivers the push; returns the merge commit. */
+async function merge(number: number, branch: string, hooks: Webhooks): Promise<string> {
   const git = sandbox.git!;
   const standin = sandbox.standin!;
   const before = git.revParse('refs/heads/main');
@@ -376,33 +385,42 @@ async function mergeAndWatch(number: number, branch: string, tb: Testbed, hooks:
   const d = await hooks.deliver('push', hooks.push(git, before, after, OPERATOR));
   say(`GitHub → app: ${bold('push')} to refs/heads/main → HTTP ${d.status}`);
   if (d.status !== 200) throw new DemoError(`the app answered the push webhook with HTTP ${d.status}`);
+  return after;
+}
 
-  const run = await until('the apply check run', () => standin.checkRunsNamed('fleetkeeper / apply', after)[0], 60_000, 200);
-  say(`check run ${bold(run.name)} ${run.id} created (${run.status}); following it live — each line is one update the app sent:`);
+/**
+ * Follows one check run live: a line per update the app sent, and (while it
+ * runs) the hosts' own state whenever it changes.
+ */
+async function followRun(name: string, sha: string, watch: { tb: Testbed; hostOf: Record<string, { id: string }>; ids: string[]; target: string }, appearMs = 60_000): Promise<StoredCheckRun> {
+  const standin = sandbox.standin!;
+  const label = name.replace(/^fleetkeeper \/ /, '').padEnd(5);
+  const run = await until(`the ${name} check run`, () => standin.checkRunsNamed(name, sha)[0], appearMs, 200);
+  say(`check run ${bold(run.name)} ${run.id} created on ${sha.slice(0, 7)}; following it live — each line is one update the app sent:`);
   let seen = 0;
   const hostSeen = new Map<string, string>();
   let lastHostPoll = 0;
   const done = await until(
-    'the apply check run to complete',
+    `the ${name} check run to complete`,
     async () => {
       for (; seen < run.writes.length; seen++) {
         const w = run.writes[seen]!;
         const out = w.output as { title?: string; summary?: string } | undefined;
-        const progress = (out?.summary ?? '').split('\n').find((l) => /host\(s\) finished/.test(l)) ?? firstSummaryLine(out?.summary);
         const summary = out?.summary ?? '';
+        const progress = summary.split('\n').find((l) => /host\(s\) finished/.test(l)) ?? firstSummaryLine(summary);
         const rings = summary.split('\n').filter((l) => /^- Ring \*\*/.test(l)).map((l) => l.replace(/^- Ring \*\*(.+?)\*\*:/, 'ring $1:').replace(/`/g, ''));
         const state = w.conclusion ? conclusionText({ ...run, conclusion: w.conclusion as string }) : dim(String(w.status ?? run.status));
-        say(`${cyan('apply')} ${state} ${out?.title ? bold(out.title) : ''} ${dim([progress.replace(/`/g, ''), ...rings].join(' · '))}`);
-        if (!w.conclusion) for (const l of runningHosts(summary)) say(`${cyan('     ')} ${dim('⏳')} ${l}`);
+        say(`${cyan(label)} ${state} ${out?.title ? bold(out.title) : ''} ${w.conclusion ? '' : dim([progress.replace(/`/g, ''), ...rings].join(' · '))}`);
+        if (!w.conclusion) for (const l of runningHosts(summary)) say(`${' '.repeat(label.length)} ${dim('⏳')} ${l}`);
       }
       if (Date.now() - lastHostPoll > 3000) {
         lastHostPoll = Date.now();
-        for (const id of ids) {
-          const h = hostOf[id]!;
-          const s = await hostLine(tb, h.id);
+        for (const id of watch.ids) {
+          const h = watch.hostOf[id]!;
+          const s = await hostLine(watch.tb, h.id);
           const key = `${s.tag}/${s.running}/${s.db}`;
           if (hostSeen.get(id) !== key) {
-            if (hostSeen.has(id)) say(`${cyan('host ')} ${id} (${h.id}): .env tag ${bold(s.tag)}, backend runs ${s.running}, database schema ${s.db}${s.tag === target && s.db === target ? green(' ✓') : ''}`);
+            if (hostSeen.has(id)) say(`${cyan('host'.padEnd(label.length))} ${id} (${h.id}): .env tag ${bold(s.tag)}, backend runs ${s.running}, database schema ${s.db}${s.tag === watch.target && s.running === watch.target && s.db === watch.target ? green(' ✓') : ''}`);
             hostSeen.set(id, key);
           }
         }
@@ -415,6 +433,13 @@ async function mergeAndWatch(number: number, branch: string, tb: Testbed, hooks:
   ok(`check run ${bold(done.name)}: ${conclusionText(done)} — ${done.output.title}`);
   block(done.output.summary ?? '', 40);
   return done;
+}
+
+/** The ring's bake: its own check run on the merge commit when the app bakes after the apply. */
+async function followBake(apply: StoredCheckRun, sha: string, watch: Parameters<typeof followRun>[2]): Promise<StoredCheckRun | undefined> {
+  const standin = sandbox.standin!;
+  if (!(apply.output.summary ?? '').includes(BAKE_CHECK) && !standin.checkRunsNamed(BAKE_CHECK, sha).length) return undefined;
+  return followRun(BAKE_CHECK, sha, watch, 2 * 60_000);
 }
 
 async function verifyHosts(tb: Testbed, hostOf: Record<string, { id: string }>, ids: string[], target: string, strict: boolean): Promise<void> {
@@ -434,23 +459,17 @@ async function verifyHosts(tb: Testbed, hostOf: Record<string, { id: string }>, 
 // ------------------------------------------------------------------ report and teardown
 
 function writeHtml(): string | undefined {
-  const { standin, git } = sandbox;
-  if (!standin || !git) return undefined;
+  const { standin } = sandbox;
+  if (!standin) return undefined;
   mkdirSync(outDir, { recursive: true });
+  const record = recordOf(standin, story, `fleetkeeper demo: ${standin.fullName}`, [
+    'Check runs and the bot’s pull requests below are exactly what the app sent to the GitHub stand-in (recorded requests); the operator’s pull request is what the demo opened.',
+    `Testbed ${sandbox.testbedName ?? ''}: every customer of the example fleet on a simulated host (sshd, Docker Compose, stand-in ERPNext images).`,
+  ]);
+  // The records too, so the page can be rendered again: npx tsx demo/render.ts demo-output/record.json
+  writeFileSync(join(outDir, 'record.json'), JSON.stringify(record, null, 1));
   const file = join(outDir, 'index.html');
-  writeFileSync(
-    file,
-    renderPage({
-      standin,
-      git,
-      story,
-      title: `fleetkeeper demo: ${standin.fullName}`,
-      notes: [
-        'Check runs and the bot’s pull requests below are exactly what the app sent to the GitHub stand-in (recorded requests); the operator’s pull request is what the demo opened.',
-        `Testbed ${sandbox.testbedName ?? ''}: every customer of the example fleet on a simulated host (sshd, Docker Compose, stand-in ERPNext images).`,
-      ],
-    }),
-  );
+  writeFileSync(file, renderPage(record));
   return file;
 }
 

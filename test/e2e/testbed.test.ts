@@ -84,6 +84,22 @@ afterAll(async () => {
   }
 }, 120_000);
 
+describe('testbed system', () => {
+  // Regression: dockerd once inherited system.sh's lock fd, so every later `start` hung.
+  it('system.sh start is idempotent and can run concurrently', async () => {
+    const script = join(import.meta.dirname, '../testbed/system.sh');
+    const t0 = Date.now();
+    const runs = await Promise.all([1, 2, 3].map(() => exec('bash', [script, 'start'], { timeoutMs: 60_000 })));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    const status = await exec('bash', [script, 'status']);
+    expect(status.code, status.stdout).toBe(0);
+    for (const tag of [...TAGS.good, TAGS.unhealthy, TAGS.migrateFails, TAGS.badBackup, TAGS.slowMigrate]) {
+      expect(status.stdout).toContain(`127.0.0.1:5000/erpnext:${tag}: present`);
+    }
+  }, 90_000);
+});
+
 describe('testbed hosts', () => {
   it('describes each host consistently', () => {
     expect(tb.hosts.map((h) => h.id)).toEqual(['h001', 'h002']);
