@@ -71,6 +71,22 @@ export class CheckRun {
     return run;
   }
 
+  /**
+   * Takes over a run created earlier (by a process that has since restarted): one
+   * update puts it back in progress with `output`. Throws when GitHub refuses it
+   * (run deleted, no access), so the caller can start a new run instead.
+   */
+  static async resume(
+    octokit: GitHubClient,
+    repo: RepoRef,
+    handle: CheckRunHandle,
+    opts: { output: CheckOutput; minIntervalMs?: number; now?: () => number },
+  ): Promise<CheckRun> {
+    const run = new CheckRun(octokit, repo, handle, opts.minIntervalMs ?? 3000, opts.now ?? Date.now);
+    await run.send({ status: 'in_progress', output: fitOutput(opts.output) });
+    return run;
+  }
+
   get id(): number {
     return this.handle.id;
   }

@@ -5,6 +5,12 @@
 // Webhook handlers do only the quick part (create the check run, queue the
 // job) and return; the slow part runs in the background, tracked so tests
 // (and a graceful stop) can wait for it with `idle()`.
+//
+// A bake after an apply can last hours. It is kept in the state store as a
+// pending bake (repo, installation, ring, tag, commit, check runs, until), so
+// when the bot restarts, createApp resumes it with the time left, re-checks
+// health and promotes (or marks the tag bad) exactly as if it had never
+// stopped. One bake per repo and ring: a newer apply to the ring supersedes it.
 import { randomBytes } from 'node:crypto';
 import type { ApplicationFunctionOptions, Context, Probot } from 'probot';
 import type { Customer, Fleet, FleetDiff, FleetError, FleetSource, LoadResult } from '../fleet/types.js';
@@ -14,11 +20,11 @@ import { bakeRing, type BakeClock } from '../rollout/bake.js';
 import type { RolloutEvent } from '../rollout/events.js';
 import { planRollout, type ConnectPolicy } from '../rollout/plan.js';
 import { planPromotion, type SetTag } from '../rollout/promote.js';
-import type { StateStore } from '../rollout/state.js';
+import type { PendingBake, StateStore } from '../rollout/state.js';
 import type { RingResult, RolloutResult } from '../rollout/types.js';
 import { redact } from '../util/redact.js';
 import { fleetErrorAnnotation, hostFailureAnnotation, type CheckAnnotation } from './annotations.js';
-import { CheckRun, type CheckOutput } from './check-run.js';
+import { CheckRun, fitOutput, type CheckOutput, type CheckRunHandle } from './check-run.js';
 import { BlobCache, FleetDirMissingError, GitHubFleetSource, normalizeDir } from './fleet-source.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { APPLY_CHECK, BAKE_CHECK, PLAN_CHECK, RETRY_ACTION } from './limits.js';
@@ -53,6 +59,16 @@ export interface AppDeps {
 export type FleetkeeperApp = ((app: Probot, options?: ApplicationFunctionOptions) => void) & {
   /** Resolves when every background job started so far has finished. */
   idle(): Promise<void>;
+  /**
+   * Resumes the pending bakes in the state store (done once by itself when Probot
+   * loads the app; calling it again starts nothing that already runs).
+   */
+  resumeBakes(): Promise<void>;
+  /**
+   * Stops running bakes without reporting anything, leaving them pending in the
+   * state store for the next start to resume (what a crash or redeploy leaves).
+   */
+  stop(): Promise<void>;
 };
 
 const ZERO_SHA = /^0{40}$/;
@@ -63,8 +79,14 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
   const queue = new KeyedQueue();
   const jobs = new Set<Promise<unknown>>();
   const seenPushes = new Set<string>();
-  /** Running bakes by repo and ring: a new apply to the ring interrupts its bake. */
-  const bakes = new Map<string, AbortController>();
+  /** Running bakes by repo and ring (bakeKey): a new apply to the ring interrupts its bake. */
+  const bakes = new Map<string, { abort: AbortController; identity: string }>();
+  /** Applies started per repo and ring: a bake started before the latest one is superseded. */
+  const epochs = new Map<string, number>();
+  /** Pending bakes being resumed right now (by id), so a second resume does not start them twice. */
+  const resuming = new Set<string>();
+  let stopped = false;
+  let loaded: { resume(): Promise<void> } | undefined;
   const notifier = deps.notifier ?? silentNotifier;
   const now = deps.now ?? (() => new Date());
   const blobs = new BlobCache();
@@ -79,6 +101,11 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
   }
 
   const appFn = (app: Probot) => {
+    // Bakes that were running when the bot last stopped pick up where they were.
+    if (!loaded) {
+      loaded = { resume: () => resumeBakes(app, app.log) };
+      background(app.log, 'resuming pending bakes', loaded.resume);
+    }
     let slug: Promise<string> | undefined;
     const appSlug = () =>
       (slug ??= deps.appSlug
@@ -154,7 +181,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
       const initial = ZERO_SHA.test(p.before);
       background(context.log, `apply of ${shortSha(p.after)}`, () =>
         queue.run(repoKey, () =>
-          applyCommit(context.octokit, repo, run, { commit: p.after, before: initial ? undefined : p.before, defaultBranch: p.repository.default_branch, queued: waiting }, context.log),
+          applyCommit(context.octokit, repo, run, { commit: p.after, before: initial ? undefined : p.before, defaultBranch: p.repository.default_branch, queued: waiting, installationId: p.installation?.id }, context.log),
         ),
       );
     });
@@ -209,7 +236,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
         output: { title: `${label}: starting`, summary: ids.length ? `Applying ${code(shortSha(commit))} again to ${ids.join(', ')}.` : `Applying ${code(shortSha(commit))} again.` },
       });
       background(context.log, `${label} of ${shortSha(commit)}`, () =>
-        queue.run(repoKey, () => applyCommit(context.octokit, repo, run, { commit, retryIds: ids, defaultBranch, queued: waiting }, context.log)),
+        queue.run(repoKey, () => applyCommit(context.octokit, repo, run, { commit, retryIds: ids, defaultBranch, queued: waiting, installationId: context.payload.installation?.id }, context.log)),
       );
     }
 
@@ -316,7 +343,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
       octokit: GitHubClient,
       repo: RepoRef,
       run: CheckRun,
-      opts: { commit: string; before?: string; retryIds?: string[]; defaultBranch: string; queued: boolean },
+      opts: { commit: string; before?: string; retryIds?: string[]; defaultBranch: string; queued: boolean; installationId?: number },
       log: Log,
     ): Promise<void> {
       try {
@@ -366,7 +393,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
         // ring before the next one starts, inside the rollout.
         const ringsTouched = new Set(only.map((id) => fleet.customers[id]!.ring));
         const bakeInline = ringsTouched.size > 1;
-        for (const r of ringsTouched) bakes.get(`${repo.owner}/${repo.repo}:${r}`)?.abort();
+        for (const r of ringsTouched) await supersedeBake(octokit, repo, r);
         const view = new ProgressView(opts.commit);
         const sink = (e: RolloutEvent) => {
           view.apply(e);
@@ -399,7 +426,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
           if (rr.status !== 'succeeded') continue;
           const tags = new Set(rr.hosts.filter((h) => h.outcome === 'upgraded').map((h) => h.toTag));
           for (const tag of tags) {
-            const ctx: PromoteContext = { octokit, repo, fleet, source: head.source, rr, tag, commit: opts.commit, defaultBranch: opts.defaultBranch, applyRunUrl: run.handle.html_url };
+            const ctx: PromoteContext = { octokit, repo, fleet, source: head.source, rr, tag, commit: opts.commit, defaultBranch: opts.defaultBranch, applyRunUrl: run.handle.html_url, installationId: opts.installationId };
             if (bakeInline) notes.push(await promote(ctx, log));
             else {
               notes.push(`Ring ${rr.ring} now bakes ${code(tag)} for ${duration((fleet.rings[rr.ring]?.bakeSeconds ?? 0) * 1000)} (check run ${code(BAKE_CHECK)}); promotion follows if it stays healthy.`);
@@ -430,6 +457,8 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
       defaultBranch: string;
       applyRunUrl: string | null;
       bake?: { seconds: number; healthy: boolean; reason?: string };
+      /** Installation the webhook came from: needed to resume the bake after a restart. */
+      installationId?: number;
     }
 
     /** Opens or updates the promotion PR when the rollout engine says the tag may move on; returns a note. */
@@ -453,57 +482,205 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
       return `${pr.created ? 'Opened' : 'Updated'} promotion PR [#${pr.number} ${p.title}](${pr.htmlUrl}).`;
     }
 
-    /** Bake of one ring after its apply, with its own check run; promotion when it passes. */
-    async function bakeThenPromote(c: PromoteContext, log: Log): Promise<void> {
+    /** A newer apply to `ring` starts: its running or pending bake is over. */
+    async function supersedeBake(octokit: GitHubClient, repo: RepoRef, ring: string): Promise<void> {
+      const key = bakeKey(repo, ring);
+      epochs.set(key, (epochs.get(key) ?? 0) + 1);
+      bakes.get(key)?.abort.abort();
+      // A bake left pending by an earlier process (not resumed yet) must not resume after this apply.
+      const store = await state();
+      const pending = (await store.pendingBakes?.())?.find((b) => b.key === key);
+      // (A running or resuming bake reports and forgets itself.)
+      if (pending && !bakes.has(key) && !resuming.has(pending.id)) {
+        await store.clearPendingBake?.(key, pending.id);
+        if (pending.bakeRunId) {
+          await octokit.rest.checks
+            .update({ ...repo, check_run_id: pending.bakeRunId, status: 'completed', conclusion: 'cancelled', completed_at: new Date().toISOString(), output: fitOutput(supersededOutput(pending)) })
+            .catch(() => {});
+        }
+      }
+    }
+
+    /** Resumes every pending bake of the state store (each once, in the background). */
+    async function resumeBakes(app: Probot, log: Log): Promise<void> {
+      // Taken before anything waits: an apply that starts from here on supersedes what is resumed.
+      const epochAtStart = new Map(epochs);
+      const store = await state();
+      if (!store.pendingBakes) return;
+      for (const b of await store.pendingBakes()) {
+        const running = bakes.get(b.key);
+        if (resuming.has(b.id) || (running && running.identity === bakeIdentity(b.commit, b.tag) && !running.abort.signal.aborted)) continue;
+        resuming.add(b.id);
+        background(log, `resumed bake of ${b.ring} in ${b.owner}/${b.repo}`, () => resumeBake(app, b, epochAtStart.get(b.key) ?? 0, log).finally(() => resuming.delete(b.id)));
+      }
+    }
+
+    async function resumeBake(app: Probot, b: PendingBake, epoch: number, log: Log): Promise<void> {
+      const store = await state();
+      const repo: RepoRef = { owner: b.owner, repo: b.repo };
+      const octokit = (await app.auth(b.installationId)) as GitHubClient;
+      // The old run says whether the bake had in fact finished (a stop between its last
+      // report and forgetting it) and is the one to continue when it still can be.
+      let oldRun: CheckRunHandle | undefined;
+      if (b.bakeRunId) {
+        try {
+          const { data } = await octokit.rest.checks.get({ ...repo, check_run_id: b.bakeRunId });
+          if (data.status === 'completed') {
+            log.info(`bake of ${b.ring} with ${b.tag} had already finished (${data.conclusion}): nothing to resume`);
+            await store.clearPendingBake?.(b.key, b.id);
+            return;
+          }
+          oldRun = { id: data.id, html_url: data.html_url ?? b.bakeRunUrl ?? null };
+        } catch (e) {
+          log.warn(`check run ${b.bakeRunId} of the bake of ${b.ring} cannot be read (${redact(String((e as Error)?.message ?? e))}): a new one is created`);
+        }
+      }
+      const head = await loadAt(octokit, repo, b.commit);
+      const ring = head.result.ok ? head.result.fleet.rings[b.ring] : undefined;
+      if (!head.result.ok || !ring) {
+        const run = await reportRun(octokit, repo, b, oldRun, log);
+        await run.complete('failure', {
+          title: `Bake of ${b.ring} could not be resumed`,
+          summary: `After a restart, the fleet at ${code(shortSha(b.commit))} ${head.result.ok ? `has no ring ${code(b.ring)}` : 'is invalid'}, so the bake of ${code(b.tag)} cannot continue and nothing is promoted. Apply the ring again to bake it.`,
+        });
+        await store.clearPendingBake?.(b.key, b.id);
+        return;
+      }
+      const rr = (b.ringResult as RingResult | undefined) ?? { ring: b.ring, status: 'succeeded', hosts: [], skipped: [] };
+      await bakeThenPromote(
+        { octokit, repo, fleet: head.result.fleet, source: head.source, rr, tag: b.tag, commit: b.commit, defaultBranch: b.defaultBranch, applyRunUrl: b.applyRunUrl, installationId: b.installationId },
+        log,
+        { pending: b, oldRun, epoch },
+      );
+    }
+
+    /** The check run of a resumed bake: the old one continued, or a new one saying why. */
+    async function reportRun(octokit: GitHubClient, repo: RepoRef, b: PendingBake, oldRun: CheckRunHandle | undefined, log: Log, output?: CheckOutput): Promise<CheckRun> {
+      const out = output ?? { title: `Resuming the bake of ${b.ring}`, summary: `fleetkeeper restarted while ring **${b.ring}** was baking ${code(b.tag)}.` };
+      if (oldRun) {
+        try {
+          return await CheckRun.resume(octokit, repo, oldRun, { output: out, minIntervalMs: deps.progressIntervalMs });
+        } catch (e) {
+          log.warn(`check run ${oldRun.id} of the bake of ${b.ring} cannot be updated (${redact(String((e as Error)?.message ?? e))}): a new one is created`);
+        }
+      }
+      const earlier = b.bakeRunId ? ` The earlier check run (${b.bakeRunUrl ? `[${b.bakeRunId}](${b.bakeRunUrl})` : b.bakeRunId}) could not be updated.` : '';
+      return CheckRun.start(octokit, repo, { name: BAKE_CHECK, headSha: b.commit, minIntervalMs: deps.progressIntervalMs, output: { title: `${out.title} (resumed after a restart)`, summary: `${out.summary}${earlier}` } });
+    }
+
+    /**
+     * Bake of one ring after its apply, with its own check run; promotion when it passes.
+     * `resumed`: the same, continuing a pending bake after a restart.
+     */
+    async function bakeThenPromote(c: PromoteContext, log: Log, resumed?: { pending: PendingBake; oldRun?: CheckRunHandle; epoch: number }): Promise<void> {
       const ring = c.fleet.rings[c.rr.ring]!;
-      const key = `${c.repo.owner}/${c.repo.repo}:${ring.name}`;
+      const key = bakeKey(c.repo, ring.name);
+      const identity = bakeIdentity(c.commit, c.tag);
+      const running = bakes.get(key);
+      if (running && running.identity === identity && !running.abort.signal.aborted) {
+        log.info(`bake of ${ring.name} with ${c.tag} at ${shortSha(c.commit)} already runs: not started twice`);
+        return;
+      }
+      const store = await state();
+      if (resumed && (epochs.get(key) ?? 0) !== resumed.epoch) {
+        // A newer apply to the ring started while this one was being resumed.
+        await store.clearPendingBake?.(key, resumed.pending.id);
+        const run = await reportRun(c.octokit, c.repo, resumed.pending, resumed.oldRun, log);
+        await run.complete('cancelled', supersededOutput(resumed.pending));
+        return;
+      }
       const abort = new AbortController();
-      bakes.get(key)?.abort();
-      bakes.set(key, abort);
-      const run = await CheckRun.start(c.octokit, c.repo, {
-        name: BAKE_CHECK,
-        headSha: c.commit,
-        minIntervalMs: deps.progressIntervalMs,
-        output: { title: `Baking ${c.tag} in ${ring.name}`, summary: `Ring **${ring.name}** must stay healthy with ${code(c.tag)} for ${duration(ring.bakeSeconds * 1000)} before it is promoted.` },
-      });
+      bakes.get(key)?.abort.abort();
+      const mine = { abort, identity };
+      bakes.set(key, mine);
       const driver = deps.createDriver();
+      let run: CheckRun | undefined;
+      let keepPending = false;
+      const completion = await store.getRingCompletion(ring.name, c.tag);
+      const startedAt = completion?.completedAt ?? (deps.clock?.now() ?? now()).toISOString();
+      const until = new Date(new Date(startedAt).getTime() + ring.bakeSeconds * 1000).toISOString();
+      const pending: PendingBake | undefined =
+        resumed?.pending ??
+        (c.installationId !== undefined
+          ? {
+              key,
+              id: `${identity}:${randomBytes(4).toString('hex')}`,
+              owner: c.repo.owner,
+              repo: c.repo.repo,
+              installationId: c.installationId,
+              defaultBranch: c.defaultBranch,
+              ring: ring.name,
+              tag: c.tag,
+              commit: c.commit,
+              applyRunUrl: c.applyRunUrl,
+              startedAt,
+              until,
+              ringResult: evidenceOnly(c.rr),
+            }
+          : undefined);
+      if (!pending) log.warn(`bake of ${ring.name}: no installation id, so it cannot be resumed after a restart`);
       try {
+        const intro = `Ring **${ring.name}** must stay healthy with ${code(c.tag)} for ${duration(ring.bakeSeconds * 1000)} before it is promoted.`;
+        if (resumed) {
+          run = await reportRun(c.octokit, c.repo, resumed.pending, resumed.oldRun, log, {
+            title: `Baking ${c.tag} in ${ring.name}`,
+            summary: `${intro}\n\nResumed after a restart of fleetkeeper at ${(deps.clock?.now() ?? now()).toISOString()}; baking until ${until}.`,
+          });
+        } else {
+          run = await CheckRun.start(c.octokit, c.repo, {
+            name: BAKE_CHECK,
+            headSha: c.commit,
+            minIntervalMs: deps.progressIntervalMs,
+            output: { title: `Baking ${c.tag} in ${ring.name}`, summary: intro },
+          });
+        }
+        if (pending && store.savePendingBake && !abort.signal.aborted) {
+          await store.savePendingBake({ ...pending, until, bakeRunId: run.handle.id, bakeRunUrl: run.handle.html_url });
+        }
         const customers = Object.values(c.fleet.customers).filter((x) => x.ring === ring.name && x.image.tag === c.tag && !x.hold);
-        const rounds: string[] = [];
+        const rounds: string[] = resumed ? [`Resumed after a restart; baking until ${until}.`] : [];
         const outcome = await bakeRing({
           ring,
           tag: c.tag,
           customers,
           driver,
-          state: await state(),
+          state: store,
           signal: abort.signal,
           clock: deps.clock,
           intervalSeconds: deps.bakeIntervalSeconds,
           sink: (e) => {
             if (e.type === 'bake-started') rounds.push(`Baking until ${e.until}.`);
             if (e.type === 'tag-marked-bad') rounds.push(`Tag ${code(e.tag)} marked bad: ${e.reason}`);
-            void notifyEvent(e, c.repo, c.commit, run.handle.html_url);
+            void notifyEvent(e, c.repo, c.commit, run?.handle.html_url ?? null);
           },
         });
+        if (stopped && abort.signal.aborted) {
+          // Shutting down: say nothing, keep it pending; the next start resumes it.
+          keepPending = true;
+          return;
+        }
         const hosts = customers.map((x) => x.id).join(', ');
         if (!outcome.healthy) {
           const interrupted = abort.signal.aborted;
-          await notifier.send(`fleetkeeper: bake of ring ${ring.name} with ${c.tag} ${interrupted ? 'was interrupted' : 'FAILED'}: ${outcome.reason ?? 'unhealthy'} (${c.repo.owner}/${c.repo.repo}@${shortSha(c.commit)})`);
+          await notifier.send(`fleetkeeper: bake of ring ${ring.name} with ${c.tag} ${interrupted ? 'was interrupted by a newer apply' : 'FAILED'}: ${outcome.reason ?? 'unhealthy'} (${c.repo.owner}/${c.repo.repo}@${shortSha(c.commit)})`);
           await run.complete(interrupted ? 'cancelled' : 'failure', {
-            title: interrupted ? `Bake of ${ring.name} interrupted` : `Bake of ${ring.name} failed: ${c.tag} is not promoted`,
-            summary: `${outcome.reason ?? 'unhealthy'}\n\nHosts: ${hosts}.\n\n${rounds.join('\n\n')}`,
+            title: interrupted ? `Bake of ${ring.name} interrupted by a newer apply` : `Bake of ${ring.name} failed: ${c.tag} is not promoted`,
+            summary: `${interrupted ? `A newer apply to ring ${ring.name} started; its own bake decides about promotion.` : (outcome.reason ?? 'unhealthy')}\n\nHosts: ${hosts}.\n\n${rounds.join('\n\n')}`,
           });
           return;
         }
         const note = await promote({ ...c, bake: { seconds: ring.bakeSeconds, healthy: true } }, log);
         await run.complete('success', {
           title: `${ring.name} stayed healthy with ${c.tag}`,
-          summary: `Ring **${ring.name}** (${hosts}) stayed healthy with ${code(c.tag)} for ${duration(ring.bakeSeconds * 1000)} (${outcome.rounds} health round(s)).\n\n${note}`,
+          summary: `Ring **${ring.name}** (${hosts}) stayed healthy with ${code(c.tag)} for ${duration(ring.bakeSeconds * 1000)} (${outcome.rounds} health round(s)${resumed ? ', resumed after a restart' : ''}).\n\n${note}`,
         });
       } catch (e) {
-        await crashed(run, e, log);
+        if (stopped) keepPending = true;
+        else if (run) await crashed(run, e, log);
+        else throw e;
       } finally {
-        if (bakes.get(key) === abort) bakes.delete(key);
+        if (bakes.get(key) === mine) bakes.delete(key);
+        if (pending && !keepPending) await store.clearPendingBake?.(key, pending.id);
         await driver.close().catch(() => {});
       }
     }
@@ -526,10 +703,21 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
     }
   };
 
+  async function idle() {
+    while (jobs.size) await Promise.allSettled([...jobs]);
+    await queue.idle();
+  }
+
   return Object.assign(appFn, {
-    async idle() {
-      while (jobs.size) await Promise.allSettled([...jobs]);
-      await queue.idle();
+    idle,
+    async resumeBakes() {
+      if (!loaded) throw new Error('the app is not loaded into Probot yet');
+      await loaded.resume();
+    },
+    async stop() {
+      stopped = true;
+      for (const b of bakes.values()) b.abort.abort();
+      await idle();
     },
   });
 }
@@ -538,6 +726,40 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
 function remember(set: Set<string>, key: string, max = 2000): void {
   set.add(key);
   if (set.size > max) set.delete(set.values().next().value as string);
+}
+
+function bakeKey(repo: RepoRef, ring: string): string {
+  return `${repo.owner}/${repo.repo}:${ring}`;
+}
+
+/** Same commit and tag in the same ring: the same bake. */
+function bakeIdentity(commit: string, tag: string): string {
+  return `${commit}:${tag}`;
+}
+
+function supersededOutput(b: PendingBake): CheckOutput {
+  return { title: `Bake of ${b.ring} superseded by a newer apply`, summary: `A newer apply to ring **${b.ring}** started, so this bake of ${code(b.tag)} (from ${code(shortSha(b.commit))}) stops; the newer apply's bake decides about promotion.` };
+}
+
+/** What the promotion PR's evidence needs from a ring's result (no observations, no file diffs). */
+function evidenceOnly(rr: RingResult): RingResult {
+  return {
+    ring: rr.ring,
+    status: rr.status,
+    ...(rr.reason ? { reason: rr.reason } : {}),
+    hosts: rr.hosts.map((h) => ({
+      customerId: h.customerId,
+      target: h.target,
+      ...(h.fromTag ? { fromTag: h.fromTag } : {}),
+      toTag: h.toTag,
+      outcome: h.outcome,
+      message: h.message,
+      steps: h.steps.filter((st) => st.step === 'health'),
+      startedAt: h.startedAt,
+      durationMs: h.durationMs,
+    })),
+    skipped: rr.skipped,
+  };
 }
 
 function sameSsh(a: Customer, b: Customer): boolean {

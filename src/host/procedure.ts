@@ -246,8 +246,16 @@ async function change(
   // Finishing an interrupted change whose preflight now fails: undo it instead.
   if (preflightFailed) return fail(`cannot finish interrupted run ${j.runId}: ${pre.message}`);
 
+  // A step that ended "unknown" (connection lost mid-command): re-observe
+  // first; roll back only if the host answers, else report unknown.
+  const failOrLost = async (step: { status: string; message: string }): Promise<HostResult> => {
+    if (step.status !== 'unknown') return fail(step.message);
+    const next = await lost(step.message);
+    return next === 'resume' ? fail(`${step.message} (outcome unknown; host re-observed)`) : next;
+  };
+
   const on = await runStep(ctx, 'maintenance-on', (rec) => maintenance(ctx, rec, sites, true));
-  if (on.status === 'failed' || on.status === 'unknown') return fail(on.message);
+  if (on.status === 'failed' || on.status === 'unknown') return failOrLost(on);
 
   if (!journal || !atLeast(journal.phase, 'migrating')) {
     const st = await runStep(ctx, 'set-tag', async (rec): Promise<StepOutcome> => {
@@ -259,13 +267,13 @@ async function change(
         message: `${plan ? 'would set' : 'set'} ${change!.variable}=${toTag} in .env${change!.imageVariable ? ` and ${change!.imageVariable}=${change!.image}` : ''} (previous kept as ${hostPaths(c, ctx.changeId).envBackup()})`,
       };
     });
-    if (st.status === 'failed' || st.status === 'unknown') return fail(st.message);
+    if (st.status === 'failed' || st.status === 'unknown') return failOrLost(st);
   }
 
   const up = await runStep(ctx, 'recreate', (rec) => recreate(ctx, rec, toTag));
-  if (up.status === 'failed' || up.status === 'unknown') return fail(up.message);
+  if (up.status === 'failed' || up.status === 'unknown') return failOrLost(up);
   const conf = await runStep(ctx, 'configurator', (rec) => waitConfigurator(ctx, rec, toTag));
-  if (conf.status === 'failed' || conf.status === 'unknown') return fail(conf.message);
+  if (conf.status === 'failed' || conf.status === 'unknown') return failOrLost(conf);
 
   for (let attempt = 0; ; attempt++) {
     const m = await runStep(ctx, 'migrate', async (rec) => {
@@ -290,7 +298,7 @@ async function change(
   }
 
   const off = await runStep(ctx, 'maintenance-off', (rec) => maintenance(ctx, rec, sites, false));
-  if (off.status === 'failed' || off.status === 'unknown') return fail(off.message);
+  if (off.status === 'failed' || off.status === 'unknown') return failOrLost(off);
 
   if (plan) {
     await runStep(ctx, 'health', async () => ({
@@ -303,7 +311,7 @@ async function change(
   }
 
   const h = await runStep(ctx, 'health', (rec) => healthGate(ctx, rec, sites));
-  if (!h.healthy) return fail(h.message);
+  if (!h.healthy) return failOrLost(h);
   await finalJournal(ctx, j, 'healthy');
   await runStep(ctx, 'prune', (rec) => prune(ctx, rec, previousImage));
   return done('upgraded', `upgraded ${j.fromTag} → ${toTag}, healthy; verified backup kept in ${hostPaths(c, ctx.changeId).backupRun()}`, extra({ backup: backups }));

@@ -30,6 +30,32 @@ export interface RingCompletion {
   bakedAt?: string;
 }
 
+/**
+ * A bake that runs after an apply (the GitHub App's), kept so that a restarted
+ * bot resumes it with the time left instead of silently never promoting.
+ */
+export interface PendingBake {
+  /** One per repository and ring (`owner/repo:ring`): a newer apply to the ring replaces it. */
+  key: string;
+  /** Unique per bake, so an older bake that ends late never clears a newer one. */
+  id: string;
+  owner: string;
+  repo: string;
+  /** GitHub App installation to act as when resuming without a webhook. */
+  installationId: number;
+  defaultBranch: string;
+  ring: string;
+  tag: string;
+  commit: string;
+  applyRunUrl: string | null;
+  bakeRunId?: number;
+  bakeRunUrl?: string | null;
+  startedAt: string;
+  until: string;
+  /** The ring's apply result (host details trimmed), for the promotion PR's evidence. */
+  ringResult?: unknown;
+}
+
 export type JournalEntry =
   | { state: 'started'; toTag: string; runId: string; at: string }
   | { state: 'finished'; toTag: string; runId: string; outcome: HostOutcome; message: string; at: string };
@@ -50,12 +76,19 @@ export interface StateStore {
   journalHost(key: string, customerId: string, entry: JournalEntry): Promise<void>;
   /** Forget these hosts' entries (all when ids is omitted) in a rollout's journal. */
   clearJournal(key: string, ids?: string[]): Promise<void>;
+
+  // Optional (added later): stores without them cannot resume bakes after a restart.
+  pendingBakes?(): Promise<PendingBake[]>;
+  savePendingBake?(bake: PendingBake): Promise<void>;
+  /** Forgets the pending bake under `key`; when `id` is given, only if it is still that bake. */
+  clearPendingBake?(key: string, id?: string): Promise<void>;
 }
 
 interface StateDoc {
   applied: Record<string, AppliedRecord>; // `${commit}\u0000${customer}`
   badTags: Record<string, BadTag>;
   rings: Record<string, RingCompletion>; // `${ring}\u0000${tag}`
+  bakes?: Record<string, PendingBake>; // by PendingBake.key
 }
 
 function emptyDoc(): StateDoc {
@@ -105,6 +138,19 @@ export class MemoryStateStore implements StateStore {
     const j = (this.journals[key] ??= {});
     for (const id of ids ?? Object.keys(j)) delete j[id];
     await this.persistJournal(key);
+  }
+  async pendingBakes() {
+    return Object.values(this.doc.bakes ?? {});
+  }
+  async savePendingBake(b: PendingBake) {
+    (this.doc.bakes ??= {})[b.key] = b;
+    await this.persist();
+  }
+  async clearPendingBake(key: string, id?: string) {
+    const cur = this.doc.bakes?.[key];
+    if (!cur || (id !== undefined && cur.id !== id)) return;
+    delete this.doc.bakes![key];
+    await this.persist();
   }
   protected async persist(): Promise<void> {}
   protected async persistJournal(_key: string): Promise<void> {}

@@ -26,12 +26,17 @@ async function crashDuringMigrate(h: TestbedHost): Promise<{ id: string; result:
   const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: TAGS.slowMigrate } });
   const running = driver.converge(c, { runId: id, mode: 'apply' });
   const marker = `${h.composeDir}/.fleetkeeper/runs/${id}/migrate-${h.site}.started`;
-  for (let i = 0; i < 900 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
+  // (generous: on a loaded machine `up -d` alone can take a minute)
+  for (let i = 0; i < 4000 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
+  const started = existsSync(marker);
   await tb.stopSshd(h.id);
   const result = await running;
   await tb.startSshd(h.id);
+  logResult(`crash ${h.id}`, result);
+  if (!started) throw new Error(`${h.id}: migrate never started; the run ended ${result.outcome}: ${result.message}`);
   // The person on call follows the refusal message: kill the holder, remove lock.json.
   const lockJson = `${h.composeDir}/.fleetkeeper/lock.json`;
+  if (!existsSync(lockJson)) throw new Error(`${h.id}: no lock left behind; the run ended ${result.outcome}: ${result.message}`);
   const meta = JSON.parse(readFileSync(lockJson, 'utf8')) as { runId: string; pid: number };
   expect(meta.runId).toBe(id);
   try {

@@ -309,6 +309,22 @@ describe('testbed hosts', () => {
     expect((await ssh(h, 'true')).code).toBe(0);
   });
 
+  it('can make a host hang at the SSH handshake and recover', async () => {
+    const h = tb.host('h002');
+    await tb.pauseSshd('h002');
+    try {
+      const t0 = Date.now();
+      // ConnectTimeout covers the banner exchange too: no answer within 3 s.
+      const r = await exec('ssh', ['-i', tb.privateKeyPath, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=3', '-o', `UserKnownHostsFile=${knownHosts}`, `${h.user}@${h.address}`, 'true'], { timeoutMs: 20_000 });
+      expect(r.code).toBe(255);
+      expect(r.stderr).toMatch(/timed out/i);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await tb.resumeSshd('h002');
+    }
+    expect((await ssh(h, 'true')).code).toBe(0);
+  }, 30_000);
+
   it('runs local assertions as the deploy user', async () => {
     const r = await tb.sh('h002', 'id -un && pwd && docker compose ps -q backend | wc -l');
     expect(r.code, r.stderr).toBe(0);

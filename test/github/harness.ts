@@ -39,8 +39,12 @@ export interface Harness {
   deliver(event: string, payload: unknown, opts?: { secret?: string; deliveryId?: string }): Promise<number>;
   /** Deliver and wait until the app's background work is done. */
   deliverAndWait(event: string, payload: unknown): Promise<number>;
-  /** Stop the app and start a new instance (in-memory state gone; same stand-in, same deps). */
-  restart(): Promise<void>;
+  /**
+   * Stop the app and start a new instance (in-memory state gone; same stand-in, same deps).
+   * `crash`: the old instance's bakes stop where they are, reporting nothing (as when
+   * the process dies), instead of being waited for.
+   */
+  restart(opts?: { crash?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -120,7 +124,8 @@ export async function startHarness(deps: Omit<AppDeps, 'fleetDir'> & { fleetDir?
       await app.idle();
       return status;
     },
-    async restart() {
+    async restart(opts = {}) {
+      if (opts.crash) await app.stop();
       await shutdown();
       await boot();
     },

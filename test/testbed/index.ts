@@ -60,6 +60,13 @@ export interface Testbed {
   killSshSessions(hostId: string): Promise<void>;
   stopSshd(hostId: string): Promise<void>;
   startSshd(hostId: string): Promise<void>;
+  /**
+   * Freezes the host's sshd listener (SIGSTOP): TCP connects still succeed
+   * (kernel backlog) but no SSH banner ever comes, like a hung or blackholed
+   * host. Established sessions are not affected. resumeSshd undoes it.
+   */
+  pauseSshd(hostId: string): Promise<void>;
+  resumeSshd(hostId: string): Promise<void>;
   /** compose down -v for every host, kill sshds, remove dirs. */
   stop(): Promise<void>;
 }
@@ -445,10 +452,11 @@ export async function stopTestbedByName(name: string): Promise<void> {
           if (pid) {
             const sessions = await sessionPids(pid);
             await killPids([pid], 'SIGTERM');
+            await killPids([pid], 'SIGCONT'); // in case a test paused it
             await killPids(sessions, 'SIGKILL');
           }
           await killUserProcesses(h.user);
-          if (existsSync(join(h.composeDir, 'compose.yaml'))) await compose(h, ['down', '-v', '--remove-orphans', '-t', '3']);
+          if (existsSync(join(h.composeDir, 'compose.yaml'))) await compose(h, ['down', '-v', '--remove-orphans', '-t', '0']); // no grace needed: the data goes too
           await rm(`/home/${h.user}`, { recursive: true, force: true });
         }),
       ),
@@ -561,8 +569,20 @@ function testbedFromRecord(record: TestbedRecord): Testbed {
       if (!pid) return;
       const sessions = await sessionPids(pid);
       await killPids([pid], 'SIGTERM');
+      await killPids([pid], 'SIGCONT');
       await killPids(sessions, 'SIGKILL');
       await waitFor(`sshd ${hostId} to exit`, 5000, async () => (await sshdPid(paths.pidFile)) === undefined);
+    },
+    async pauseSshd(hostId) {
+      host(hostId);
+      const pid = await sshdPid(record.sshd[hostId]!.pidFile);
+      if (!pid) throw new Error(`sshd of ${hostId} is not running`);
+      process.kill(pid, 'SIGSTOP');
+    },
+    async resumeSshd(hostId) {
+      host(hostId);
+      const pid = await sshdPid(record.sshd[hostId]!.pidFile);
+      if (pid) process.kill(pid, 'SIGCONT');
     },
     async startSshd(hostId) {
       const paths = record.sshd[hostId]!;
