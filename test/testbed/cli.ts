@@ -52,7 +52,7 @@ program
   .action(async (o: { name: string; hosts: number; initialTag: string; concurrency: number; json?: boolean }) => {
     const t0 = Date.now();
     const tb = await startTestbed({
-      name: o.name, hosts: o.hosts, initialTag: o.initialTag, concurrency: o.concurrency,
+      name: o.name, hosts: o.hosts, initialTag: o.initialTag, concurrency: o.concurrency, keep: true,
       log: (l) => process.stderr.write(`${l}\n`),
     });
     process.stderr.write(`testbed ${o.name}: ${o.hosts} hosts up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -127,6 +127,9 @@ interface TestbedRecord {
   /** Per host: where its sshd lives. */
   sshd: Record<string, { config: string; pidFile: string; log: string }>;
   createdAt: string;
+  /** Process that started it; a testbed not marked `keep` dies with it (reaped by the next start). */
+  ownerPid: number;
+  keep: boolean;
 }
 
 const recordPath = (dir: string) => join(dir, 'testbed.json');
@@ -143,6 +146,12 @@ export interface StartOptions {
   concurrency?: number;
   /** Progress lines (bring-up of many hosts takes a while). */
   log?: (line: string) => void;
+  /**
+   * Keep the testbed after this process exits (CLI, demo). Otherwise a later
+   * startTestbed tears it down once this process is gone, so a crashed test
+   * run does not leak hosts.
+   */
+  keep?: boolean;
 }
 
 export async function startTestbed(opts: StartOptions): Promise<Testbed> {
@@ -155,6 +164,7 @@ export async function startTestbed(opts: StartOptions): Promise<Testbed> {
   }
   const log = opts.log ?? (() => {});
   await ensureSystem();
+  await reapOrphans(log);
 
   const dir = join(TESTBED_ROOT, opts.name);
   if (existsSync(recordPath(dir))) {
@@ -197,6 +207,8 @@ export async function startTestbed(opts: StartOptions): Promise<Testbed> {
     hosts,
     sshd,
     createdAt: new Date().toISOString(),
+    ownerPid: process.pid,
+    keep: opts.keep ?? false,
   };
   // Written first, so a crash half-way still leaves enough for `down` to clean up.
   await writeFile(recordPath(dir), JSON.stringify(record, null, 2));
@@ -241,6 +253,21 @@ export async function listTestbeds(): Promise<string[]> {
   if (!existsSync(TESTBED_ROOT)) return [];
   const names = await readdir(TESTBED_ROOT);
   return names.filter((n) => NAME_PATTERN.test(n) && existsSync(recordPath(join(TESTBED_ROOT, n)))).sort();
+}
+
+/** Tears down testbeds whose owning process is gone (crashed test runs) unless they were started with keep. */
+async function reapOrphans(log: (line: string) => void): Promise<void> {
+  for (const name of await listTestbeds()) {
+    const record = await readFile(recordPath(join(TESTBED_ROOT, name)), 'utf8')
+      .then((t) => JSON.parse(t) as Partial<TestbedRecord>)
+      .catch(() => undefined);
+    if (!record || record.keep !== false || !record.ownerPid) continue;
+    if (existsSync(`/proc/${record.ownerPid}`)) continue;
+    const msg = `testbed ${name}: its process ${record.ownerPid} is gone; tearing it down`;
+    log(msg);
+    process.stderr.write(`[testbed] ${msg}\n`);
+    await stopTestbedByName(name).catch((e: unknown) => log(`testbed ${name}: teardown failed: ${String(e)}`));
+  }
 }
 
 async function allocateBlock(name: string): Promise<number> {
