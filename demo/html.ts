@@ -165,7 +165,7 @@ export function renderPage(input: DemoRecord): string {
       const state = e.mergedAs ? `<span class="badge merged">merged</span>` : `<span class="badge open">open</span>`;
       return `<article class="pr">
   <h2>${esc(title)} <span class="muted">#${e.number}</span></h2>
-  <p class="meta">${state} <strong>${esc(e.author)}</strong> wants to merge <code>${esc(e.head)}</code> into <code>${esc(standin.defaultBranch)}</code> · head ${esc(e.headSha.slice(0, 7))}${fromApp ? ' · opened by the app (its POST /pulls as recorded by the stand-in)' : ' · opened by the operator (the demo)'}${e.mergedAs ? ` · merged as ${esc(e.mergedAs.slice(0, 7))}` : ''}</p>
+  <p class="meta">${state} ${e.mergedAs ? `<code>${esc(e.head)}</code> merged into <code>${esc(standin.defaultBranch)}</code> as ${esc(e.mergedAs.slice(0, 7))}` : `<code>${esc(e.head)}</code> → <code>${esc(standin.defaultBranch)}</code>`} · head ${esc(e.headSha.slice(0, 7))} · opened by <strong>${esc(e.author)}</strong>${fromApp ? ' (the app’s POST /pulls, as the stand-in recorded it)' : ' (the operator, played by the demo)'}</p>
   <div class="body md">${markdown(body) || '<p class="muted">No description provided.</p>'}</div>
   ${diffHtml(e)}
   <h3 class="checks-title">Checks on ${esc(e.headSha.slice(0, 7))}</h3>
@@ -179,6 +179,14 @@ export function renderPage(input: DemoRecord): string {
   ${runsFor(e.sha) || '<p class="muted">none</p>'}
 </article>`;
   });
+  const toc = story
+    .map((e) => {
+      const sha = e.kind === 'pr' ? e.headSha : e.sha;
+      const what = e.kind === 'pr' ? `PR #${e.number} ${e.kind === 'pr' && e.author === `${standin.appSlug}[bot]` ? (standin.pulls.find((p) => p.number === e.number)?.title ?? '') : (e.title ?? '')}` : `push ${e.sha.slice(0, 7)} to ${standin.defaultBranch}`;
+      const runs = standin.checkRuns.filter((r) => r.head_sha === sha).sort((a, b) => a.id - b.id);
+      return `<li>${esc(what)} ${runs.map((r) => `${badge(r)} <span class="muted">${esc(r.name)}: ${esc(r.output.title ?? '')}</span>`).join(' ')}</li>`;
+    })
+    .join('');
   const rest = standin.checkRuns.filter((r) => !shown.has(r.id));
   if (rest.length) parts.push(`<article><h2>Other check runs</h2>${rest.map((r) => checkRunHtml(r, standin)).join('\n')}</article>`);
   const problems = standin.problems.length
@@ -193,6 +201,7 @@ export function renderPage(input: DemoRecord): string {
 <p class="muted">Repository <code>${esc(standin.fullName)}</code> on the GitHub stand-in · generated ${esc(new Date().toISOString())}</p>
 ${problems}
 ${input.notes.map((n) => `<p class="muted">${esc(n)}</p>`).join('\n')}
+<ol class="toc">${toc}</ol>
 </header>
 ${parts.join('\n')}
 </main></body></html>
@@ -210,7 +219,8 @@ code { background: rgba(175,184,193,.2); padding: .1em .35em; border-radius: 6px
 pre { background: var(--bg); padding: 12px; border-radius: 6px; overflow: auto; }
 pre code { background: none; padding: 0; }
 a { color: var(--blue); }
-.muted { color: var(--muted); } .bad { color: var(--red); font-weight: 600; }
+.muted { color: var(--muted); }
+.toc li { margin: 4px 0; } .toc .badge { margin-left: 6px; } .bad { color: var(--red); font-weight: 600; }
 header { border-bottom: 1px solid var(--border); margin-bottom: 24px; padding-bottom: 12px; }
 article { border: 1px solid var(--border); border-radius: 6px; padding: 16px; margin: 0 0 24px; }
 article.push { background: #fbfcfd; }

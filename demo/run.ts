@@ -143,10 +143,10 @@ function runningHosts(summary: string): string[] {
   return out;
 }
 
-function conclusionText(run: StoredCheckRun): string {
+function conclusionText(run: StoredCheckRun, width = 0): string {
   const c = run.conclusion ?? run.status;
   const paint = c === 'success' ? green : c === 'failure' ? red : yellow;
-  return paint(bold(c));
+  return paint(bold(c.padEnd(width)));
 }
 
 async function hostLine(tb: Testbed, hostId: string): Promise<{ tag: string; running: string; db: string; ping: string }> {
@@ -410,7 +410,8 @@ async function followRun(name: string, sha: string, watch: { tb: Testbed; hostOf
         const progress = summary.split('\n').find((l) => /host\(s\) finished/.test(l)) ?? firstSummaryLine(summary);
         const rings = summary.split('\n').filter((l) => /^- Ring \*\*/.test(l)).map((l) => l.replace(/^- Ring \*\*(.+?)\*\*:/, 'ring $1:').replace(/`/g, ''));
         const state = w.conclusion ? conclusionText({ ...run, conclusion: w.conclusion as string }) : dim(String(w.status ?? run.status));
-        say(`${cyan(label)} ${state} ${out?.title ? bold(out.title) : ''} ${w.conclusion ? '' : dim([progress.replace(/`/g, ''), ...rings].join(' · '))}`);
+        const detail = [...(out?.title && /hosts? finished/.test(out.title) ? [] : [progress.replace(/`/g, '')]), ...rings].filter(Boolean);
+        say(`${cyan(label)} ${state} ${out?.title ? bold(out.title) : ''} ${w.conclusion ? '' : dim(detail.join(' · '))}`);
         if (!w.conclusion) for (const l of runningHosts(summary)) say(`${' '.repeat(label.length)} ${dim('⏳')} ${l}`);
       }
       if (Date.now() - lastHostPoll > 3000) {
@@ -492,13 +493,15 @@ function printKeep(): void {
   if (tb) {
     console.log(`  testbed           ${tb.name}: ${tb.hosts.length} hosts, e.g.`);
     const h = tb.hosts[0]!;
-    console.log(`                    ssh -i ${tb.privateKeyPath} -o UserKnownHostsFile=${tb.knownHostsPath} ${h.user}@${h.address} docker compose ps`);
+    console.log(`                    ssh -i ${tb.privateKeyPath} -o UserKnownHostsFile=${tb.knownHostsPath} ${h.user}@${h.address} 'cd ${h.composeDir} && docker compose ps'`);
     console.log(`                    curl -H 'Host: ${h.site}' ${h.healthUrl}/api/method/ping`);
     console.log(`  if this process dies without tearing down: npx tsx test/testbed/cli.ts down --name ${tb.name}${work ? ` && rm -rf ${work}` : ''}`);
   }
 }
 
 let finishing = false;
+/** Ctrl-C after a successful run with --keep is the normal way out. */
+let succeeded = false;
 async function finish(code: number): Promise<never> {
   if (finishing) process.exit(code);
   finishing = true;
@@ -518,7 +521,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     console.log(`\n${yellow(sig)} — stopping`);
     clearTimeout(watchdog);
-    void finish(130);
+    void finish(succeeded ? 0 : 130);
   });
 }
 
@@ -527,11 +530,16 @@ try {
   clearTimeout(watchdog);
   const html = writeHtml()!;
   sandbox.standin?.assertClean();
-  console.log(`\n${green(bold('✓ demo complete'))}`);
+  console.log(`\n${green(bold('✓ demo complete'))} — the check runs the app posted:`);
+  for (const r of [...sandbox.standin!.checkRuns.values()].sort((a, b) => a.id - b.id)) {
+    console.log(`  ${conclusionText(r, 9)} ${r.name.padEnd(20)} on ${r.head_sha.slice(0, 7)}  ${r.output.title ?? ''}`);
+  }
+  for (const p of sandbox.standin!.pulls.values()) console.log(`  PR #${p.number} ${p.title} (${p.head})`);
   console.log(`  What GitHub would show (check runs, pull requests, diffs): ${bold(html)}`);
   console.log(`  The app's log: ${join(outDir, 'app.log')}`);
   console.log(`  ${sandbox.standin!.requests.length} GitHub API requests from the app, all valid against GitHub's OpenAPI description.`);
   if (opts.keep) {
+    succeeded = true;
     printKeep();
     await new Promise(() => {}); // until Ctrl-C
   }
