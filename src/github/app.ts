@@ -4,7 +4,8 @@
 //   APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET  Probot's own
 //   GHE_HOST, GHE_PROTOCOL                 another GitHub API host (e.g. the test stand-in)
 //   FLEETKEEPER_FLEET_DIR                  fleet directory in the repo (default "." = repo root)
-//   FLEETKEEPER_STATE_DIR                  where applied commits, bad tags and journals live
+//   FLEETKEEPER_STATE_DIR                  where applied commits, bad tags, journals and pending
+//                                          bakes live (bakes resume from it after a restart)
 //                                          (default ./.fleetkeeper-state)
 //   FLEETKEEPER_SSH_KEY_FILE               SSH private key file (or FLEETKEEPER_SSH_KEY with the key;
 //   FLEETKEEPER_SSH_KEY_PASSPHRASE         and its passphrase, if any)

@@ -654,14 +654,16 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
             void notifyEvent(e, c.repo, c.commit, run?.handle.html_url ?? null);
           },
         });
-        if (stopped && abort.signal.aborted) {
+        // Aborted while its last health round ran, bakeRing may still say healthy: a newer
+        // apply (or a shutdown) has taken over the ring all the same.
+        const interrupted = abort.signal.aborted;
+        if (stopped && interrupted) {
           // Shutting down: say nothing, keep it pending; the next start resumes it.
           keepPending = true;
           return;
         }
         const hosts = customers.map((x) => x.id).join(', ');
-        if (!outcome.healthy) {
-          const interrupted = abort.signal.aborted;
+        if (!outcome.healthy || interrupted) {
           await notifier.send(`fleetkeeper: bake of ring ${ring.name} with ${c.tag} ${interrupted ? 'was interrupted by a newer apply' : 'FAILED'}: ${outcome.reason ?? 'unhealthy'} (${c.repo.owner}/${c.repo.repo}@${shortSha(c.commit)})`);
           await run.complete(interrupted ? 'cancelled' : 'failure', {
             title: interrupted ? `Bake of ${ring.name} interrupted by a newer apply` : `Bake of ${ring.name} failed: ${c.tag} is not promoted`,

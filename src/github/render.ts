@@ -21,7 +21,8 @@ const OUTCOME_LABEL: Record<string, string> = {
 };
 
 function tagMove(from: string | undefined, to: string): string {
-  return from === undefined ? `(new) → ${code(to)}` : from === to ? code(to) : `${code(from)} → ${code(to)}`;
+  // `from` is unknown until the host has been observed (live progress): no arrow source then.
+  return from === undefined ? `→ ${code(to)}` : from === to ? code(to) : `${code(from)} → ${code(to)}`;
 }
 
 // ------------------------------------------------------------------ errors

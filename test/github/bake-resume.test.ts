@@ -20,7 +20,7 @@ import type { StoredCheckRun } from './standin/server.js';
 const OLD = 'v15.38.0';
 const NEW = 'v15.40.1';
 const NEWER = 'v15.41.0';
-const BAKE_SECONDS = 4;
+const BAKE_SECONDS = 8;
 
 let h: Harness;
 let hosts: FakeHosts;
@@ -224,8 +224,27 @@ describe('a bake survives a restart of the bot', () => {
   }, 90_000);
 
   it('a newer apply to the ring supersedes a resumed bake: only the newer tag is promoted', async () => {
-    const { bake } = await applyAndStartBake(NEW);
+    const { bake, pending } = await applyAndStartBake(NEW);
+    // Health checks after the restart wait until the newer apply reaches the host, so the
+    // resumed bake is still running when it is superseded, however slow the machine is.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const driver = hosts.driver;
+    hosts.driver = (name?: string) => {
+      const d = driver.call(hosts, name);
+      return {
+        ...d,
+        checkHealth: async (c) => (await gate, d.checkHealth(c)),
+        converge: async (c, o) => {
+          if (c.image.tag === NEWER) release();
+          return d.converge(c, o);
+        },
+      };
+    };
     await h.restart({ crash: true });
+    await waitFor('the resumed bake', () => bake.writes.some((w) => JSON.stringify(w.output ?? '').includes('Resumed after a restart')));
+    // The bake time is over while its last health round still runs: the newer apply must still win.
+    await waitFor('the end of the bake time', () => Date.now() > Date.parse(pending.until));
     const [b2, a2] = merge('staging', NEWER);
     expect(await h.deliver('push', pushPayload({ before: b2, after: a2 }))).toBe(200);
     await h.app.idle();
