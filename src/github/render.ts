@@ -233,10 +233,15 @@ export function renderResult(result: RolloutResult, opts: { commit: string; note
   const failed = failedHosts(result);
   const hosts = result.rings.flatMap((r) => r.hosts.map((h) => ({ ring: r.ring, h })));
   const upgraded = hosts.filter((x) => x.h.outcome === 'upgraded').length;
+  const waiting = result.rings.reduce((n, r) => n + r.skipped.filter((k) => !k.converged).length, 0);
+  // A stop with no failure is a pause (maintenance window, budget of another ring, abort):
+  // the title must say what is pending, not "0 failed".
   const title =
     result.status === 'succeeded'
       ? `Applied: ${upgraded} upgraded, ${hosts.length - upgraded} unchanged`
-      : `Rollout ${result.status}: ${failed.length} host(s) failed`;
+      : failed.length
+        ? `Rollout ${result.status}: ${failed.length} host(s) failed`
+        : `Rollout ${result.status}: ${upgraded} upgraded, ${waiting} not started`;
   const s: string[] = [
     `<!-- fleetkeeper:failed=${failed.map((h) => h.customerId).join(',')} -->`,
     `### ${result.status === 'succeeded' ? '✅' : result.status === 'failed' ? '❌' : '⏸️'} ${title}`,

@@ -7,6 +7,8 @@ import { CheckRun, fitOutput } from '../../src/github/check-run.js';
 import { KeyedQueue } from '../../src/github/keyed-queue.js';
 import { fitMarkdown } from '../../src/github/markdown.js';
 import type { GitHubClient } from '../../src/github/octokit.js';
+import { renderResult } from '../../src/github/render.js';
+import type { RolloutResult } from '../../src/rollout/types.js';
 
 describe('fitMarkdown', () => {
   it('leaves short text alone', () => {
@@ -126,5 +128,41 @@ describe('Slack notifier', () => {
     expect(JSON.parse(got[1]!).text).not.toContain('sekr3tpath');
     expect(warnings.join('\n')).not.toContain('sekr3tpath');
     server.close();
+  });
+});
+
+describe('renderResult title', () => {
+  const host = (outcome: 'upgraded' | 'rolled-back') => ({
+    customerId: outcome === 'upgraded' ? 'acme' : 'bravo',
+    target: 'deploy@127.0.0.1:22',
+    fromTag: 'v1',
+    toTag: 'v2',
+    outcome,
+    message: '',
+    steps: [],
+    startedAt: '2026-12-03T00:00:00Z',
+    durationMs: 1000,
+  });
+  const result = (hosts: ReturnType<typeof host>[], failures: number): RolloutResult => ({
+    runId: 'r1',
+    status: failures ? 'failed' : 'stopped',
+    reason: failures ? 'budget spent' : 'tanaka is outside its maintenance window',
+    startedAt: '2026-12-03T00:00:00Z',
+    finishedAt: '2026-12-03T00:01:00Z',
+    durationMs: 60_000,
+    failures,
+    rings: [{ ring: 'early', status: 'stopped', hosts, skipped: [{ customerId: 'tanaka', ring: 'early', converged: false, toTag: 'v2', reason: 'outside its maintenance window' }] }],
+    badTags: [],
+  });
+
+  it('a stop without failures says what is pending, not "0 host(s) failed"', () => {
+    const out = renderResult(result([host('upgraded')], 0), { commit: 'a'.repeat(40) });
+    expect(out.title).toBe('Rollout stopped: 1 upgraded, 1 not started');
+    expect(out.summary).toContain('outside its maintenance window');
+  });
+
+  it('a failed rollout counts the failed hosts', () => {
+    const out = renderResult(result([host('upgraded'), host('rolled-back')], 1), { commit: 'a'.repeat(40) });
+    expect(out.title).toBe('Rollout failed: 1 host(s) failed');
   });
 });
