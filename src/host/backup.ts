@@ -3,7 +3,8 @@
 // pre-upgrade dump is copied off the volume to backup.dir/<customer>/<runId>/
 // and verified there (gzip -t, "-- Dump completed" last line, size not far
 // below the previous verified backup), then recorded with its sha256.
-import type { BackupRecord } from './types.js';
+import type { BackupRecord, HostJournal } from './types.js';
+import { JOURNAL_FROM_STDIN, journalText } from './journal.js';
 import { BENCH_SITES, composeArgv, hostPaths, type HostContext, type StepOutcome, type StepRecorder } from './context.js';
 import { sh } from './shell.js';
 
@@ -25,12 +26,27 @@ const PREVIOUS = `# previous verified backup
 [ -d "$1" ] || exit 0
 ls -1t "$1"/*/manifest.json 2>/dev/null | grep -v "/$2/manifest.json" | head -n 1 | xargs -r cat`;
 
+// Starting a backup: the journal says "started" (from stdin) and the
+// off-volume directory exists, in one round trip.
+const START_BACKUP = `# start backup
+set -eu
+journal=$1 partial=$2
+${JOURNAL_FROM_STDIN}
+mkdir -p "$partial"`;
+
+// With $4/$5 (journal path, one-line JSON) the journal says "backed-up" only
+// once the verified backup is in place, in the same round trip.
 const FINALIZE = `# finalize backup
 set -eu
-root=$1 run=$2 keep=$3
+root=$1 run=$2 keep=$3 journal=\${4:-} jtext=\${5:-}
 cat > "$root/$run.partial/manifest.json"
 rm -rf "$root/$run"
 mv "$root/$run.partial" "$root/$run"
+if [ -n "$journal" ]; then
+  mkdir -p "$(dirname "$journal")"
+  printf '%s\\n' "$jtext" > "$journal.tmp.$$"
+  mv "$journal.tmp.$$" "$journal"
+fi
 # keep the newest $keep verified runs (those with a manifest), never this one
 ls -1t "$root"/*/manifest.json | tail -n +$((keep + 1)) | while read -r m; do
   d=$(dirname "$m"); [ "$d" = "$root/$run" ] || rm -rf "$d"
@@ -45,16 +61,30 @@ export function siteList(ctx: HostContext, observed?: string[]): string[] {
   return Array.isArray(ctx.customer.sites) ? ctx.customer.sites : (observed ?? []);
 }
 
+/** Sites for a report line: the observed or configured list, else "all sites" (offline, sites: all). */
+export function siteLabel(ctx: HostContext, sites: string[]): string {
+  if (sites.length) return sites.join(', ');
+  return ctx.customer.sites === 'all' ? 'all sites' : 'no sites';
+}
+
 /** Run bench backup and copy the new files off the volume. Returns per-site files on the host (unverified). */
 export async function takeBackup(
   ctx: HostContext,
   rec: StepRecorder,
   sites: string[],
+  /** journalText(phase "started"), written before anything else. */
+  journal?: string,
 ): Promise<StepOutcome & { files: Array<{ site: string; path: string; db: boolean }> }> {
   const c = ctx.customer;
   const p = hostPaths(c, ctx.runId);
   const compose = composeArgv(c);
   const exec = [...compose, 'exec', '-T', 'backend'];
+  const start = await rec.run(sh(START_BACKUP, journal !== undefined ? p.journal : '', `${p.backupRun()}.partial`), {
+    mutates: true,
+    quiet: true,
+    ...(journal !== undefined ? { stdin: journal } : {}),
+  });
+  if (!start.simulated && start.code !== 0) throw new Error(`could not start the backup (journal, ${p.backupRun()}.partial): ${start.stderr.trim() || `exit ${start.code}`}`);
   const before = await rec.run([...exec, ...sh(LIST_BACKUPS, BENCH_SITES, ...sites)], { mutates: false, quiet: true });
   if (before.code !== 0 && !before.simulated) throw new Error(`cannot list existing backups in the backend (exit ${before.code})`);
   const withFiles = c.backup.withFiles ? ['--with-files'] : [];
@@ -64,14 +94,11 @@ export async function takeBackup(
     const r = await rec.run([...exec, ...b], { mutates: true, timeoutSeconds: c.timeouts.backupSeconds });
     if (r.code !== 0 && !r.simulated) return { status: 'failed', message: `bench backup failed (exit ${r.code})`, files: [] };
   }
-  await rec.run(['mkdir', '-p', `${p.backupRun()}.partial`], { mutates: true });
-  if (rec.simulated && before.simulated) {
-    return { status: 'planned', message: `would back up ${sites.join(', ') || 'all sites'} and copy the dump to ${p.backupRun()}`, files: [] };
+  if (rec.simulated) {
+    // Plan: nothing was backed up, so there is nothing new to list.
+    return { status: 'planned', message: `would back up ${siteLabel(ctx, sites)} and copy the new dumps to ${p.backupRun()}`, files: [] };
   }
   const after = await rec.run([...exec, ...sh(LIST_BACKUPS, BENCH_SITES, ...sites)], { mutates: false, quiet: true });
-  if (rec.simulated) {
-    return { status: 'planned', message: `would run bench backup for ${sites.join(', ')} and copy the new dumps to ${p.backupRun()}`, files: [] };
-  }
   const old = new Set(before.stdout.split('\n'));
   const fresh = after.stdout.split('\n').filter((f) => f.trim() && !old.has(f));
   const files: Array<{ site: string; path: string; db: boolean }> = [];
@@ -101,6 +128,8 @@ export async function verifyBackup(
   ctx: HostContext,
   rec: StepRecorder,
   files: Array<{ site: string; path: string; db: boolean }>,
+  /** Journal to record (phase "backed-up") with the verified backup, in the same command. */
+  journalFor?: (backups: BackupRecord[]) => Omit<HostJournal, 'updatedAt'>,
 ): Promise<BackupOutcome> {
   const c = ctx.customer;
   const p = hostPaths(c, ctx.runId);
@@ -144,7 +173,8 @@ export async function verifyBackup(
     });
   }
   const manifest = { runId: ctx.runId, commit: ctx.commit, customer: c.id, backups: records, extraFiles: files.filter((x) => !x.db).map((x) => x.path.split('/').pop()) };
-  const fin = await rec.run(sh(FINALIZE, p.backupRoot, ctx.runId, String(c.backup.keep)), {
+  const jtext = journalFor ? JSON.stringify(JSON.parse(journalText(journalFor(records)))) : undefined;
+  const fin = await rec.run(sh(FINALIZE, p.backupRoot, ctx.runId, String(c.backup.keep), ...(jtext ? [p.journal, jtext] : [])), {
     mutates: true,
     stdin: JSON.stringify(manifest, null, 2) + '\n',
   });

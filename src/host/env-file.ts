@@ -4,9 +4,10 @@
 // line is kept, and the original is kept as .env.fleetkeeper-<runId>.bak.
 import { hostPaths, type HostContext, type StepRecorder } from './context.js';
 import { sh } from './shell.js';
+import { JOURNAL_FROM_STDIN } from './journal.js';
 
 /** awk program: replace (or append) up to two KEY=VALUE lines, keep everything else byte for byte. */
-const RENDER = `render() {
+export const RENDER = `render() {
   V1="$2" X1="$3" V2="\${4:-}" X2="\${5:-}" awk '
 function key(line,   m) {
   if (match(line, /^[ \\t]*(export[ \\t]+)?[A-Za-z_][A-Za-z0-9_]*[ \\t]*=/)) {
@@ -33,12 +34,14 @@ rm -f "$tmp"
 const SET = `# set tag in .env
 set -eu
 ${RENDER}
-env=$1 bak=$2; shift 2
+env=$1 bak=$2 journal=$3; shift 3
 [ -e "$bak" ] || cp -p "$env" "$bak"
 tmp="$env.fleetkeeper-tmp"
 cp -p "$bak" "$tmp"
 render "$bak" "$@" > "$tmp"
-mv "$tmp" "$env"`;
+mv "$tmp" "$env"
+# the journal says "tag-set" only once .env has the new tag (same round trip)
+${JOURNAL_FROM_STDIN}`;
 
 const RESTORE = `# restore .env
 set -eu
@@ -54,7 +57,7 @@ export interface EnvChange {
   image?: string;
 }
 
-function pairs(ch: EnvChange): string[] {
+export function pairs(ch: EnvChange): string[] {
   return [ch.variable, ch.value, ...(ch.imageVariable && ch.image ? [ch.imageVariable, ch.image] : [])];
 }
 
@@ -65,9 +68,13 @@ export async function envDiff(ctx: HostContext, rec: StepRecorder, ch: EnvChange
   return r.stdout;
 }
 
-export async function setEnv(ctx: HostContext, rec: StepRecorder, ch: EnvChange): Promise<void> {
+/** Write .env; with `journal` (journalText output), also record the journal right after, in the same command. */
+export async function setEnv(ctx: HostContext, rec: StepRecorder, ch: EnvChange, journal?: string): Promise<void> {
   const p = hostPaths(ctx.customer, ctx.changeId);
-  const r = await rec.run(sh(SET, p.env, p.envBackup(), ...pairs(ch)), { mutates: true });
+  const r = await rec.run(sh(SET, p.env, p.envBackup(), journal !== undefined ? p.journal : '', ...pairs(ch)), {
+    mutates: true,
+    ...(journal !== undefined ? { stdin: journal } : {}),
+  });
   if (!r.simulated && r.code !== 0) throw new Error(`could not write .env (exit ${r.code}): ${r.stderr.trim()}`);
 }
 

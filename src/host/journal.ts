@@ -24,11 +24,18 @@ export function parseJournal(text: string): HostJournal | undefined {
   }
 }
 
-export async function writeJournal(ctx: HostContext, rec: StepRecorder, j: Omit<HostJournal, 'updatedAt'>): Promise<HostJournal> {
+/** The journal file's content for j, stamped now (other scripts write it too, merged with their own step). */
+export function journalText(j: Omit<HostJournal, 'updatedAt'>): string {
   const full: HostJournal = { ...j, updatedAt: new Date().toISOString() };
+  return JSON.stringify(full, null, 2) + '\n';
+}
+
+export async function writeJournal(ctx: HostContext, rec: StepRecorder, j: Omit<HostJournal, 'updatedAt'>): Promise<HostJournal> {
+  const text = journalText(j);
+  const full = JSON.parse(text) as HostJournal;
   const r = await rec.run(sh(WRITE_JOURNAL, hostPaths(ctx.customer).journal), {
     mutates: true,
-    stdin: JSON.stringify(full, null, 2) + '\n',
+    stdin: text,
     quiet: true,
   });
   if (!r.simulated && r.code !== 0) throw new Error(`could not write the journal: ${r.stderr.trim() || `exit ${r.code}`}`);
@@ -36,3 +43,10 @@ export async function writeJournal(ctx: HostContext, rec: StepRecorder, j: Omit<
 }
 
 export const READ_JOURNAL = ['sh', '-c', 'cat "$1" 2>/dev/null || true', 'sh'];
+
+/** Shell lines that write stdin atomically to the journal at $journal (when set): merged into other scripts. */
+export const JOURNAL_FROM_STDIN = `if [ -n "$journal" ]; then
+  mkdir -p "$(dirname "$journal")"
+  cat > "$journal.tmp.$$"
+  mv "$journal.tmp.$$" "$journal"
+fi`;

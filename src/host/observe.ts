@@ -4,24 +4,99 @@
 import type { BackupRecord, Observation } from './types.js';
 import { BENCH_SITES, composeArgv, hostPaths, type HostContext, type StepRecorder } from './context.js';
 import { detectLayout, imageTag, parseComposeConfig, parseDfMinFreeMb, parseEnv, parsePs } from './compose-parse.js';
-import { parseJournal, READ_JOURNAL } from './journal.js';
+import { parseJournal } from './journal.js';
 import { parseLockState, READ_LOCK } from './lock.js';
 import { sh } from './shell.js';
 
-const DISK = `# free disk
+// Every read-only look at the host in ONE remote command: the pieces run as
+// shell functions (their own subshells, so an `exit` ends only that piece),
+// at most two Compose processes at a time (like the two channels we used to
+// open), each writing to a private temp dir; then every section is printed
+// with its exit code between markers and parsed here. Values arrive only as
+// positional parameters.
+export const OBSERVE = `# observe host (read-only)
+envf=$1 state=$2 journal=$3 broot=$4 bdir=$5 dir=$6 want_sites=$7 bench_sites=$8; shift 8
+t=$(mktemp -d) || exit 70
+trap 'rm -rf "$t"' EXIT
+disk() {
 p=$1; shift
 root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker)
 for d in "$p" "$@" "$root"; do
   while [ ! -e "$d" ]; do d=$(dirname "$d"); done
   echo "$d"
-done | sort -u | xargs df -Pk`;
-
-const LAST_BACKUP = `# last verified backup
+done | sort -u | xargs df -Pk
+}
+readlock() {
+${READ_LOCK}
+}
+lastbackup() {
 [ -d "$1" ] || exit 0
-ls -1t "$1"/*/manifest.json 2>/dev/null | head -n 1 | xargs -r cat`;
+ls -1t "$1"/*/manifest.json 2>/dev/null | head -n 1 | xargs -r cat
+}
+run() { n=$1; shift; ( "$@" ) < /dev/null > "$t/$n.out" 2> "$t/$n.err"; echo $? > "$t/$n.rc"; }
+run raw "$@" config --no-interpolate --format json &
+run cfg "$@" config --format json &
+run env cat "$envf"
+run disk disk "$dir" "$bdir"
+run lock readlock "$state"
+run journal sh -c 'cat "$1" 2>/dev/null || true' sh "$journal"
+run backup lastbackup "$broot"
+wait
+run ps "$@" ps -a --format json &
+if [ "$want_sites" = 1 ]; then
+  run sites "$@" exec -T backend sh -c 'cd "$1" && for d in */; do [ -f "$d/site_config.json" ] && echo "\${d%/}"; done; true' sh "$bench_sites" &
+fi
+wait
+for n in env raw cfg ps disk lock journal backup sites; do
+  [ -e "$t/$n.rc" ] || continue
+  printf '@@FK %s %s@@\\n' "$n" "$(cat "$t/$n.rc")"
+  cat "$t/$n.out"
+  printf '\\n@@FK-ERR %s@@\\n' "$n"
+  cat "$t/$n.err"
+  printf '\\n'
+done
+echo '@@FK-END@@'`;
 
-const LIST_SITES = `# list sites
-cd "$1" && for d in */; do [ -f "$d/site_config.json" ] && echo "\${d%/}"; done; true`;
+export interface ObservedSection {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Split OBSERVE's output into its sections. A section that is missing (output
+ * cut short, script killed) gets the command's own exit code, or 1.
+ */
+export function parseObserveSections(stdout: string, fallback: { code: number | null; stderr: string }): (name: string) => ObservedSection {
+  const found = new Map<string, { code: number; out: string[]; err: string[] }>();
+  let cur: { code: number; out: string[]; err: string[] } | undefined;
+  let inErr = false;
+  for (const line of stdout.split('\n')) {
+    const head = /^@@FK ([a-z]+) (\d+)@@$/.exec(line);
+    if (head) {
+      cur = { code: Number(head[2]), out: [], err: [] };
+      found.set(head[1]!, cur);
+      inErr = false;
+      continue;
+    }
+    if (/^@@FK-ERR [a-z]+@@$/.test(line)) {
+      inErr = true;
+      continue;
+    }
+    if (line === '@@FK-END@@') {
+      cur = undefined;
+      continue;
+    }
+    if (cur) (inErr ? cur.err : cur.out).push(line);
+  }
+  // The line break the script adds after each part is the one split() consumed: joining gives the text back exactly.
+  const text = (lines: string[]) => lines.join('\n');
+  return (name) => {
+    const s = found.get(name);
+    if (!s) return { code: fallback.code === 0 ? 1 : fallback.code, stdout: '', stderr: fallback.stderr || `no ${name} section in the observation` };
+    return { code: s.code, stdout: text(s.out), stderr: text(s.err) };
+  };
+}
 
 export interface ObservationDetail extends Observation {
   /** Parsed .env (values masked by the executor where they look secret). */
@@ -40,21 +115,18 @@ export async function observe(ctx: HostContext, rec: StepRecorder): Promise<Obse
   const compose = composeArgv(c);
   const o: ObservationDetail = { reachable: true, services: [] };
 
-  // Independent read-only commands, issued together (the executor bounds the channels).
-  const [envR, raw, cfg, ps, disk, lock, jr, lb] = await Promise.all([
-    rec.run(['cat', p.env], { mutates: false, quiet: true }),
-    rec.run([...compose, 'config', '--no-interpolate', '--format', 'json'], { mutates: false }),
-    rec.run([...compose, 'config', '--format', 'json'], { mutates: false, quiet: true }),
-    rec.run([...compose, 'ps', '-a', '--format', 'json'], { mutates: false, quiet: true }),
-    rec.run(sh(DISK, p.dir, c.backup.dir), { mutates: false }),
-    rec.run(sh(READ_LOCK, p.state), { mutates: false }),
-    rec.run([...READ_JOURNAL, p.journal], { mutates: false, quiet: true }),
-    rec.run(sh(LAST_BACKUP, p.backupRoot), { mutates: false, quiet: true }),
-  ]);
-  if (envR.simulated) return { reachable: false, services: [], simulated: true, error: 'offline: host not observed' };
-  if ([envR, raw, ps].every((r) => r.code === null)) {
-    return { reachable: false, services: [], error: envR.stderr.trim() || 'connection lost during observation' };
-  }
+  const r = await rec.run(
+    [...sh(OBSERVE, p.env, p.state, p.journal, p.backupRoot, c.backup.dir, p.dir, c.sites === 'all' ? '1' : '0', BENCH_SITES), ...compose],
+    { mutates: false, quiet: true },
+  );
+  if (r.simulated) return { reachable: false, services: [], simulated: true, error: 'offline: host not observed' };
+  if (r.code === null) return { reachable: false, services: [], error: r.stderr.trim() || 'connection lost during observation' };
+  const section = parseObserveSections(r.stdout, r);
+  const [envR, raw, cfg, ps, disk, lock, jr, lb] = ['env', 'raw', 'cfg', 'ps', 'disk', 'lock', 'journal', 'backup'].map(section) as [
+    ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection,
+  ];
+  // What a person wants to see in the report's detail view (not .env: it may hold secrets).
+  for (const s of [disk, lock]) if (s.stdout.trim()) rec.outputs.push(s.stdout.trim());
   const env = envR.code === 0 ? parseEnv(envR.stdout) : {};
   if (envR.code === 0) o.env = env;
   o.composeConfigValid = cfg.code === 0;
@@ -107,7 +179,7 @@ export async function observe(ctx: HostContext, rec: StepRecorder): Promise<Obse
   }
 
   if (c.sites === 'all' && o.services.some((s) => s.service === 'backend' && s.state === 'running')) {
-    const ls = await rec.run([...compose, 'exec', '-T', 'backend', ...sh(LIST_SITES, BENCH_SITES)], { mutates: false });
+    const ls = section('sites');
     if (ls.code === 0) o.sites = ls.stdout.split('\n').map((s) => s.trim()).filter((s) => /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(s));
   } else if (Array.isArray(c.sites)) {
     o.sites = [...c.sites];

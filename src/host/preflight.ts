@@ -3,19 +3,52 @@
 // A failed preflight refuses the host; nothing on it has changed.
 import type { EnvChange } from './env-file.js';
 import type { ObservationDetail } from './observe.js';
-import { composeArgv, type HostContext, type StepOutcome, type StepRecorder } from './context.js';
+import { composeArgv, hostPaths, type HostContext, type StepOutcome, type StepRecorder } from './context.js';
 import { parseComposeConfig } from './compose-parse.js';
 import { describeLock } from './lock.js';
 import { sh } from './shell.js';
+import { pairs, RENDER } from './env-file.js';
+import { parseObserveSections } from './observe.js';
 
-const IMAGE_AVAILABLE = `# image available
-docker image inspect --format '{{.Id}}' "$1" 2>/dev/null && exit 0
-docker manifest inspect --insecure "$1" >/dev/null 2>&1 || docker manifest inspect "$1" >/dev/null`;
+// The read-only preflight checks in ONE remote command (same section format
+// as observe): compose config with the new tag, in a plan whether the image
+// exists locally or in the registry, and the diff .env would get.
+const PREFLIGHT_CHECKS = `# preflight checks (read-only)
+envf=$1 image=$2 check_image=$3 v1=$4 x1=$5 v2=$6 x2=$7 o1=$8 o2=$9; shift 9
+${RENDER}
+t=$(mktemp -d) || exit 70
+trap 'rm -rf "$t"' EXIT
+cfgcheck() { if [ -n "$o2" ]; then env "$o1" "$o2" "$@" config --format json; else env "$o1" "$@" config --format json; fi; }
+imagecheck() {
+  docker image inspect --format '{{.Id}}' "$image" 2>/dev/null && exit 0
+  docker manifest inspect --insecure "$image" >/dev/null 2>&1 || docker manifest inspect "$image" >/dev/null
+}
+envdiff() {
+  render "$envf" "$v1" "$x1" "$v2" "$x2" > "$t/rendered" || exit 2
+  diff -u --label a/.env --label b/.env "$envf" "$t/rendered"
+  [ $? -le 1 ]
+}
+run() { n=$1; shift; ( "$@" ) < /dev/null > "$t/$n.out" 2> "$t/$n.err"; echo $? > "$t/$n.rc"; }
+run cfg cfgcheck "$@" &
+if [ "$check_image" = 1 ]; then run image imagecheck & fi
+run diff envdiff
+wait
+for n in cfg image diff; do
+  [ -e "$t/$n.rc" ] || continue
+  printf '@@FK %s %s@@\\n' "$n" "$(cat "$t/$n.rc")"
+  cat "$t/$n.out"
+  printf '\\n@@FK-ERR %s@@\\n' "$n"
+  cat "$t/$n.err"
+  printf '\\n'
+done
+echo '@@FK-END@@'`;
 
 export interface PreflightOutcome extends StepOutcome {
   ok: boolean;
   change?: EnvChange;
   targetImage: string;
+  /** Unified diff .env would get (live only). */
+  fileDiff?: string;
 }
 
 export async function preflight(ctx: HostContext, rec: StepRecorder, o: ObservationDetail, sites: string[]): Promise<PreflightOutcome> {
@@ -56,19 +89,28 @@ export async function preflight(ctx: HostContext, rec: StepRecorder, o: Observat
     change.image = c.image.repository;
   }
   if (o.layout.imageVariable) envOverride.push(`${o.layout.imageVariable}=${c.image.repository}`);
-  const cfg = await rec.run(['env', ...envOverride, ...composeArgv(c), 'config', '--format', 'json'], { mutates: false, quiet: true });
+  const [v1, x1, v2 = '', x2 = ''] = pairs(change);
+  const checks = await rec.run(
+    [...sh(PREFLIGHT_CHECKS, `${hostPaths(c).env}`, targetImage, ctx.mode === 'plan' ? '1' : '0', v1!, x1!, v2, x2, envOverride[0]!, envOverride[1] ?? ''), ...composeArgv(c)],
+    { mutates: false, quiet: true, timeoutSeconds: ctx.mode === 'plan' ? c.timeouts.pullSeconds : c.timeouts.commandSeconds },
+  );
+  if (checks.code === null) return { status: 'unknown', ok: false, targetImage, message: `preflight checks did not finish (connection lost or timed out)` };
+  const section = parseObserveSections(checks.stdout, checks);
+  const cfg = section('cfg');
+  const diff = section('diff');
+  const fileDiff = diff.code === 0 ? diff.stdout : undefined;
   if (cfg.code !== 0) return refuse(`compose config is invalid with ${c.image.tag}: ${(cfg.stderr || cfg.stdout).trim().slice(-300)}`);
   const image = parseComposeConfig(cfg.stdout).services.backend?.image;
   if (image !== targetImage) return refuse(`with ${change.variable}=${c.image.tag} the backend image would be ${image ?? 'unset'}, expected ${targetImage}`);
 
   if (ctx.mode === 'plan') {
-    const avail = await rec.run(sh(IMAGE_AVAILABLE, targetImage), { mutates: false, timeoutSeconds: c.timeouts.pullSeconds });
+    const avail = section('image');
     await rec.run(['docker', 'pull', targetImage], { mutates: true, timeoutSeconds: c.timeouts.pullSeconds });
     if (avail.code !== 0) return refuse(`image ${targetImage} not found locally or in the registry`);
-    return { status: 'ok', ok: true, change, targetImage, message: `disk ${o.freeDiskMb} MiB free, config valid with ${c.image.tag}, ${targetImage} available; would pull it` };
+    return { status: 'ok', ok: true, change, targetImage, ...(fileDiff !== undefined ? { fileDiff } : {}), message: `disk ${o.freeDiskMb} MiB free, config valid with ${c.image.tag}, ${targetImage} available; would pull it` };
   }
   const pull = await rec.run(['docker', 'pull', targetImage], { mutates: true, timeoutSeconds: c.timeouts.pullSeconds });
   if (pull.code === null) return { status: 'unknown', ok: false, change, targetImage, message: `pull of ${targetImage} did not finish (connection lost or timed out)` };
   if (pull.code !== 0) return refuse(`could not pull ${targetImage} (exit ${pull.code}): ${pull.stderr.trim().split('\n').pop() ?? ''}`);
-  return { status: 'ok', ok: true, change, targetImage, message: `disk ${o.freeDiskMb} MiB free, config valid with ${c.image.tag}, pulled ${targetImage}` };
+  return { status: 'ok', ok: true, change, targetImage, ...(fileDiff !== undefined ? { fileDiff } : {}), message: `disk ${o.freeDiskMb} MiB free, config valid with ${c.image.tag}, pulled ${targetImage}` };
 }

@@ -14,13 +14,13 @@ import { hostPaths, RUN_ID_PATTERN, runStep, StepRecorder, type HostContext, typ
 import { observe, publicObservation, type ObservationDetail } from './observe.js';
 import { acquireLock, describeLock, releaseLock } from './lock.js';
 import { preflight } from './preflight.js';
-import { siteList, takeBackup, verifyBackup } from './backup.js';
+import { siteLabel, siteList, takeBackup, verifyBackup } from './backup.js';
 import { envDiff, setEnv, type EnvChange } from './env-file.js';
 import { maintenance, migrate, recreate, waitConfigurator, waitMigrateIdle } from './upgrade.js';
 import { healthGate } from './health.js';
 import { prune } from './prune.js';
 import { rollback } from './rollback.js';
-import { IN_FLIGHT, writeJournal } from './journal.js';
+import { IN_FLIGHT, journalText, writeJournal } from './journal.js';
 import { shellSafetyProblems, UnsafeCustomerError } from './validate.js';
 
 const PHASES: HostJournal['phase'][] = ['started', 'backed-up', 'tag-set', 'migrating', 'migrated', 'healthy'];
@@ -170,7 +170,7 @@ async function change(
   const pre = await runStep(ctx, 'preflight', async (rec) => {
     const r = await preflight(ctx, rec, o, sites);
     change = r.change;
-    if (r.ok && change && !o.simulated) fileDiff = await envDiff(ctx, rec, change);
+    if (r.ok && change && !o.simulated) fileDiff = r.fileDiff ?? (await envDiff(ctx, rec, change));
     return r;
   });
   if (o.configuredImage && o.envTag !== toTag) previousImage = o.configuredImage;
@@ -189,8 +189,7 @@ async function change(
   if (!journal || !atLeast(journal.phase, 'backed-up')) {
     let files: Array<{ site: string; path: string; db: boolean }> = [];
     const b = await runStep(ctx, 'backup', async (rec) => {
-      await writeJournal(ctx, rec, { ...j, phase: 'started' });
-      const r = await takeBackup(ctx, rec, sites);
+      const r = await takeBackup(ctx, rec, sites, journalText({ ...j, phase: 'started' }));
       files = r.files;
       return r;
     });
@@ -199,9 +198,8 @@ async function change(
       return done(b.status === 'unknown' ? 'unknown' : 'refused', `no verified backup (${b.message}): nothing changed`, extra());
     }
     const v = await runStep(ctx, 'verify-backup', async (rec) => {
-      const r = await verifyBackup(ctx, rec, files);
-      if (r.status === 'ok') await writeJournal(ctx, rec, { ...j, phase: 'backed-up', backups: r.backups });
-      return r;
+      // The journal says "backed-up" in the same command that stores the verified backup.
+      return verifyBackup(ctx, rec, files, (verified) => ({ ...j, phase: 'backed-up', backups: verified }));
     });
     if (v.status !== 'ok' && v.status !== 'planned') {
       await finalJournal(ctx, j, 'refused');
@@ -259,8 +257,7 @@ async function change(
 
   if (!journal || !atLeast(journal.phase, 'migrating')) {
     const st = await runStep(ctx, 'set-tag', async (rec): Promise<StepOutcome> => {
-      await setEnv(ctx, rec, change!);
-      await writeJournal(ctx, rec, { ...j, phase: 'tag-set' });
+      await setEnv(ctx, rec, change!, journalText({ ...j, phase: 'tag-set' }));
       j.phase = 'tag-set';
       return {
         status: plan ? 'planned' : 'ok',
@@ -277,11 +274,13 @@ async function change(
 
   for (let attempt = 0; ; attempt++) {
     const m = await runStep(ctx, 'migrate', async (rec) => {
+      let journalNow: string | undefined;
       if (!plan && j.phase !== 'migrating') {
-        await writeJournal(ctx, rec, { ...j, phase: 'migrating' });
-        j.phase = 'migrating';
+        journalNow = journalText({ ...j, phase: 'migrating' });
       }
-      const r = await migrate(ctx, rec, sites);
+      const r = await migrate(ctx, rec, sites, journalNow);
+      // Written by the start command, before migrate began (on an unknown outcome: assume it was).
+      if (journalNow && r.started) j.phase = 'migrating';
       if (r.started) migrateStarted = true;
       return r;
     });
@@ -303,7 +302,7 @@ async function change(
   if (plan) {
     await runStep(ctx, 'health', async () => ({
       status: 'planned',
-      message: `would probe ${c.health.url}/api/method/ping for ${sites.join(', ') || 'each site'} until ${c.health.attempts} consecutive pongs`,
+      message: `would probe ${c.health.url}/api/method/ping for ${siteLabel(ctx, sites)} until ${c.health.attempts} consecutive pongs`,
     }));
     await runStep(ctx, 'prune', (rec) => prune(ctx, rec, previousImage));
     const target = o.simulated ? `${toTag} (host not observed: offline plan)` : `${o.runningTag ?? o.envTag ?? '?'} → ${toTag}`;

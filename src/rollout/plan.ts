@@ -96,6 +96,24 @@ export async function planRollout(opts: PlanOptions): Promise<Plan> {
     }
   }
 
+  // Every host is planned as soon as it is known (bounded by `limit`): the
+  // changed customers at once, drifted ones as soon as their observation says
+  // so, so drift checks and plans overlap instead of running in two waves.
+  const hosts: PlanHost[] = [];
+  const planning: Promise<void>[] = [];
+  const plan = (cand: Candidate) =>
+    planning.push(
+      limit(async () => {
+        if (cand.customer.hold) {
+          const h = cand.customer.hold;
+          skipped.push(skipHost(cand.customer, `held: ${h.reason}${h.until ? ` (until ${h.until})` : ''}`, cand.change));
+          return;
+        }
+        hosts.push(await planHost(cand, opts, connectAs));
+      }),
+    );
+  candidates.forEach(plan);
+
   // In a live plan with a base, customers whose file did not change are still
   // observed: a host that no longer runs what its file says has drifted, and
   // apply would bring it back.
@@ -114,27 +132,15 @@ export async function planRollout(opts: PlanOptions): Promise<Plan> {
           if (!obs.reachable) {
             skipped.push(skipHost(customer, `not reachable: ${obs.error ?? 'no answer'}`));
           } else if (observed !== undefined && observed !== customer.image.tag) {
-            candidates.push({ customer, base, reasons: ['drift'] });
+            plan({ customer, base, reasons: ['drift'] });
           }
         }),
       );
     }
   }
   await Promise.all(driftChecks);
-
-  const hosts: PlanHost[] = [];
-  await Promise.all(
-    candidates.map((cand) =>
-      limit(async () => {
-        if (cand.customer.hold) {
-          const h = cand.customer.hold;
-          skipped.push(skipHost(cand.customer, `held: ${h.reason}${h.until ? ` (until ${h.until})` : ''}`, cand.change));
-          return;
-        }
-        hosts.push(await planHost(cand, opts, connectAs));
-      }),
-    ),
-  );
+  // (drift checks have all run: no more plans are added)
+  await Promise.all(planning);
 
   const rings: PlanRing[] = [];
   for (const name of head.ringOrder) {

@@ -12,7 +12,7 @@ let tb: Testbed;
 let driver: HostDriver;
 
 beforeAll(async () => {
-  tb = await startTestbed({ name: 'fk-host-refuse', hosts: 3, initialTags: { 1: TAGS.badBackup } });
+  tb = await startTestbed({ name: `fk-host-refuse-${process.pid % 100000}`, hosts: 3, initialTags: { 1: TAGS.badBackup } });
   driver = driverFor(tb);
 }, 900_000);
 afterAll(async () => {

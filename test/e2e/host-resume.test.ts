@@ -12,7 +12,7 @@ let tb: Testbed;
 let driver: HostDriver;
 
 beforeAll(async () => {
-  tb = await startTestbed({ name: 'fk-host-resume', hosts: 2 });
+  tb = await startTestbed({ name: `fk-host-resume-${process.pid % 100000}`, hosts: 2 });
   driver = driverFor(tb);
 }, 900_000);
 afterAll(async () => {

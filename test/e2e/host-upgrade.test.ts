@@ -12,7 +12,7 @@ let driver: HostDriver;
 beforeAll(async () => {
   // Starts on v15.39.0 (other suites on this shared engine use v15.38.0), so
   // the old image is not in use elsewhere and prune can really remove it.
-  tb = await startTestbed({ name: 'fk-host-upgrade', hosts: 1, initialTag: FROM });
+  tb = await startTestbed({ name: `fk-host-upgrade-${process.pid % 100000}`, hosts: 1, initialTag: FROM });
   driver = driverFor(tb);
 }, 900_000);
 afterAll(async () => {
