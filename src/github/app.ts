@@ -6,7 +6,7 @@
 //   FLEETKEEPER_FLEET_DIR                  fleet directory in the repo (default "." = repo root)
 //   FLEETKEEPER_STATE_DIR                  where applied commits, bad tags, journals and pending
 //                                          bakes live (bakes resume from it after a restart)
-//                                          (default ./.fleetkeeper-state)
+//                                          (default $XDG_STATE_HOME/fleetkeeper or ~/.local/state/fleetkeeper)
 //   FLEETKEEPER_SSH_KEY_FILE               SSH private key file (or FLEETKEEPER_SSH_KEY with the key;
 //   FLEETKEEPER_SSH_KEY_PASSPHRASE         and its passphrase, if any)
 //   SLACK_WEBHOOK_URL                      optional: ring completed / failed / rolled back

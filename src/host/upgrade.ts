@@ -41,11 +41,26 @@ i=0
 while :; do
   out=$("$@" ps -a --format json configurator) || { rc=$?; printf '%s\\n' "$out"; exit $rc; }
   [ -z "$out" ] && break
-  if printf '%s' "$out" | grep -Eq '"State": ?"exited"' && printf '%s' "$out" | grep -qF "$tag\\""; then break; fi
+  if printf '%s' "$out" | grep -Eq '"State": ?"exited"'; then
+    printf '%s' "$out" | grep -qF "$tag\\"" && break
+    printf '%s' "$out" | grep -Eq '"Image": ?"(sha256:)?[0-9a-f]{12,64}"' && break
+  fi
   [ $i -ge "$wait" ] && break
   sleep 1; i=$((i + 1))
 done
 printf '%s\\n' "$out"`;
+
+/**
+ * Did this configurator container run the image we just set? `compose ps`
+ * names the image by tag, or by bare image ID when the tag was re-pushed after
+ * the container was created (the tag no longer points at its image). `up -d`
+ * has just recreated every service whose image changed, so an untagged ID here
+ * is the container `up` made, not an old one.
+ */
+export function configuratorRanTag(image: string | undefined, tag: string): boolean {
+  if (!image) return false;
+  return imageTag(image) === tag || /^(sha256:)?[0-9a-f]{12,64}$/.test(image);
+}
 
 /** Wait until the one-shot configurator has exited 0 with the expected image. */
 export async function waitConfigurator(ctx: HostContext, rec: StepRecorder, tag: string): Promise<StepOutcome> {
@@ -70,7 +85,7 @@ export async function waitConfigurator(ctx: HostContext, rec: StepRecorder, tag:
       }
       if (conf) {
         last = `${conf.state}${conf.exitCode !== undefined ? ` (exit ${conf.exitCode})` : ''} ${conf.image ?? ''}`.trim();
-        const ran = imageTag(conf.image) === tag;
+        const ran = configuratorRanTag(conf.image, tag);
         if (conf.state === 'exited' && ran && conf.exitCode === 0) return { status: 'ok', message: `configurator exited 0 (${tag})`, exitCode: 0 };
         if (conf.state === 'exited' && ran && conf.exitCode !== 0) {
           return { status: 'failed', message: `configurator exited ${conf.exitCode} (${tag})`, exitCode: conf.exitCode ?? null };

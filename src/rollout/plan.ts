@@ -3,6 +3,7 @@
 // executor runs read-only commands and records mutating ones), so a plan and
 // an apply cannot drift apart. Offline and live plans differ only by the
 // driver passed in.
+import { describeWindow, insideWindow } from './window.js';
 import pLimit from 'p-limit';
 import type { Customer, CustomerChange, Fleet, FleetDiff } from '../fleet/types.js';
 import type { HostDriver, HostResult, Observation } from '../host/types.js';
@@ -185,6 +186,17 @@ async function planHost(cand: Candidate, opts: PlanOptions, connectAs: ConnectPo
   if (opts.state) {
     const bad = await opts.state.isBadTag(customer.image.tag);
     if (bad) findings.push({ level: 'warning', source: 'plan', message: `tag ${bad.tag} is marked bad: ${bad.reason}` });
+  }
+
+  // Apply leaves a host alone outside its window; the plan cannot know when the
+  // merge happens, so it says which way it would go now.
+  const w = customer.maintenanceWindow;
+  if (w && !insideWindow(w, (opts.now ?? (() => new Date()))())) {
+    findings.push({
+      level: 'warning',
+      source: 'plan',
+      message: `outside its maintenance window now (${describeWindow(w)}): an apply started now would leave this host as it is until a run inside the window`,
+    });
   }
 
   let result: HostResult;

@@ -5,6 +5,7 @@
 // and replaces it atomically (write to a temp file, rename), so a crash leaves
 // either the old or the new state, never half of one.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { HostOutcome } from '../host/types.js';
 
@@ -156,10 +157,18 @@ export class MemoryStateStore implements StateStore {
   protected async persistJournal(_key: string): Promise<void> {}
 }
 
-export const DEFAULT_STATE_DIR = '.fleetkeeper-state';
+/**
+ * Default state directory: per user, outside any checkout, so a CLI apply in a
+ * fleet repo neither dirties the working tree (which would change what `plan`
+ * compares against) nor risks being committed.
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(base, 'fleetkeeper');
+}
 
 export function stateDirFromEnv(explicit?: string): string {
-  return resolve(explicit ?? process.env.FLEETKEEPER_STATE_DIR ?? DEFAULT_STATE_DIR);
+  return resolve(explicit || process.env.FLEETKEEPER_STATE_DIR || defaultStateDir());
 }
 
 /**

@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .argument('[dir]', 'fleet directory (a checkout of the fleet repo)', '.')
     .option('--ring <ring>', 'only this ring')
     .option('-y, --yes', 'do not ask for confirmation (required when not on a terminal)')
-    .option('--state-dir <dir>', 'rollout state (journal, bad tags, bake); default $FLEETKEEPER_STATE_DIR or ./.fleetkeeper-state')
+    .option('--state-dir <dir>', 'rollout state (journal, bad tags, bake); default $FLEETKEEPER_STATE_DIR or ~/.local/state/fleetkeeper')
     .option('--no-bake', 'do not wait for a ring\'s bake time before the next ring')
     .option('--ignore-windows', 'change hosts even outside their maintenance window')
     .option('-v, --verbose', 'print every step on a terminal too')

@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option('--format <format>', 'table, json or markdown', 'table')
     .option('--details', 'table format: also print each host\'s commands and file diff')
     .option('--connect-as <side>', 'live plan connection details: head (local checkout) or base (as a pull request is checked)', 'head')
-    .option('--state-dir <dir>', 'where the rollout state lives (bad tags are flagged); default $FLEETKEEPER_STATE_DIR or ./.fleetkeeper-state')
+    .option('--state-dir <dir>', 'where the rollout state lives (bad tags are flagged); default $FLEETKEEPER_STATE_DIR or ~/.local/state/fleetkeeper')
     .action(async (dir: string, flags: PlanFlags) => {
       try {
         process.exitCode = await runPlan(dir, flags);

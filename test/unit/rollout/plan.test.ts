@@ -107,6 +107,24 @@ describe('planRollout', () => {
     expect(plan.summary.errors).toBe(1);
   });
 
+  // Bug found by a first-time user: the plan said "change" for a host that the
+  // apply then skipped for its maintenance window, without a word.
+  it('says when a host is outside its maintenance window now, as apply would skip it', async () => {
+    const window = { days: ['sat' as const], start: '22:00', end: '04:00', timezone: 'Asia/Tokyo' };
+    const head = fleet(rings(), [customer('a', 'canary', 'v2', { maintenanceWindow: window }), customer('b', 'canary', 'v2')]);
+    const driver = new FakeDriver().host('a', 'v1').host('b', 'v1');
+    const thursday = () => new Date('2026-12-03T18:20:00Z'); // Fri 03:20 in Tokyo: outside
+    const plan = await planRollout({ head, driver, mode: 'live', runId: 'p', now: thursday });
+    const [a, b] = plan.rings[0]!.hosts;
+    expect(a!.findings.find((f) => f.source === 'plan')?.message).toMatch(
+      /^outside its maintenance window now \(sat 22:00-04:00 Asia\/Tokyo\): an apply started now would leave this host/,
+    );
+    expect(b!.findings.some((f) => /maintenance window/.test(f.message))).toBe(false);
+    const saturdayNight = () => new Date('2026-12-05T14:00:00Z'); // Sat 23:00 in Tokyo: inside
+    const inside = await planRollout({ head, driver, mode: 'live', runId: 'p', now: saturdayNight });
+    expect(inside.rings[0]!.hosts[0]!.findings.some((f) => /maintenance window/.test(f.message))).toBe(false);
+  });
+
   it('without a base every customer is compared with its host; converged hosts are unchanged', async () => {
     const head = fleet(rings(), [customer('a', 'canary', 'v2'), customer('b', 'broad', 'v2')]);
     const driver = new FakeDriver().host('a', 'v1').host('b', 'v2');
