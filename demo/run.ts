@@ -454,7 +454,11 @@ async function verifyHosts(tb: Testbed, hostOf: Record<string, { id: string }>, 
     say(`  ${good ? green('✓') : yellow('·')} ${id.padEnd(22)} ${h.id}  ${s.tag.padEnd(9)} ${s.running.padEnd(9)} ${s.db.padEnd(9)} ${s.ping}`);
   }
   if (wrong.length && strict) throw new DemoError(`not at ${target} after the apply: ${wrong.join(', ')}`);
-  if (wrong.length) say(`${yellow('·')} ${wrong.join(', ')} left as they were — the apply check run above says why`);
+  if (wrong.length) {
+    say(`${yellow('·')} ${wrong.join(', ')} left as they were — the apply check run above says why.`);
+    say(dim('  A customer outside its maintenance window is skipped on purpose, as in production; the demo keeps'));
+    say(dim('  the example fleet\'s windows, so whether one is skipped depends on the time of day you run it.'));
+  }
 }
 
 // ------------------------------------------------------------------ report and teardown
@@ -517,11 +521,23 @@ const watchdog = setTimeout(() => {
   void finish(1);
 }, timeoutMs + 30_000);
 
+// Ctrl-C under `npm run` reaches this process twice (from the terminal and
+// relayed by npm/tsx), and a second signal used to abandon the teardown half
+// way, leaving hosts running. Only a deliberate third Ctrl-C abandons it.
+let signals = 0;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
-    console.log(`\n${yellow(sig)} — stopping`);
-    clearTimeout(watchdog);
-    void finish(succeeded ? 0 : 130);
+    signals++;
+    if (signals === 1) {
+      console.log(`\n${yellow(sig)} — stopping`);
+      clearTimeout(watchdog);
+      void finish(succeeded ? 0 : 130);
+    } else if (signals >= 4) {
+      console.log(red('abandoning the teardown: the sandbox may still be running (see the down command above)'));
+      process.exit(130);
+    } else if (signals === 3) {
+      console.log(yellow('still tearing down; press Ctrl-C once more to abandon it (hosts would stay up)'));
+    }
   });
 }
 
