@@ -398,6 +398,7 @@ export function createApp(deps: AppDeps): FleetkeeperApp {
         const sink = (e: RolloutEvent) => {
           view.apply(e);
           run.progress(view.render());
+          logEvent(log, `${repo.owner}/${repo.repo}@${shortSha(opts.commit)}`, e);
           void notifyEvent(e, repo, opts.commit, run.handle.html_url);
         };
         const driver = deps.createDriver();
@@ -770,4 +771,40 @@ function sameSsh(a: Customer, b: Customer): boolean {
 
 function runId(kind: string): string {
   return `${kind}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The bot's own log is what an operator reads when GitHub is unreachable: one
+ * line per host outcome and per ring, never step output (that may hold data
+ * from the host; the check run carries it, masked).
+ */
+function logEvent(log: Pick<Console, 'info' | 'warn' | 'error'>, where: string, e: RolloutEvent): void {
+  switch (e.type) {
+    case 'rollout-started':
+      log.info(`${where}: rollout ${e.runId} started: ${e.hosts} host(s) in ${e.rings.join(', ')}`);
+      break;
+    case 'host-finished': {
+      const r = e.result;
+      const line = `${where}: [${e.ring}] ${r.customerId} ${r.fromTag ?? '?'} -> ${r.toTag}: ${r.outcome} — ${redact(r.message)}`;
+      if (r.outcome === 'rollback-failed') log.error(line);
+      else if (r.outcome === 'upgraded' || r.outcome === 'unchanged') log.info(line);
+      else log.warn(line);
+      break;
+    }
+    case 'host-skipped':
+      log.info(`${where}: [${e.ring}] ${e.customerId} not started: ${e.reason}`);
+      break;
+    case 'budget-exceeded':
+      log.warn(`${where}: [${e.ring}] failure budget spent (${e.failures} > ${e.budget}): no new host starts`);
+      break;
+    case 'ring-finished':
+      log.info(`${where}: ring ${e.ring} ${e.status}${e.reason ? `: ${e.reason}` : ''}`);
+      break;
+    case 'tag-marked-bad':
+      log.warn(`${where}: tag ${e.tag} marked bad: ${e.reason}`);
+      break;
+    case 'rollout-finished':
+      log.info(`${where}: rollout ${e.status}${e.reason ? `: ${e.reason}` : ''}`);
+      break;
+  }
 }

@@ -255,7 +255,9 @@ export function renderResult(result: RolloutResult, opts: { commit: string; note
     for (const h of r.hosts) {
       s.push(`| ${cell(r.ring)} | ${cell(h.customerId)} | ${tagMove(h.fromTag, h.toTag)} | ${cell(OUTCOME_LABEL[h.outcome] ?? h.outcome)} | ${duration(h.durationMs)} | ${cell(backupCell(h))} | ${cell(rollbackCell(h))} |`);
     }
-    for (const k of r.skipped) s.push(`| ${cell(r.ring)} | ${cell(k.customerId)} | ${code(k.toTag)} | ${cell(`⏭️ skipped: ${k.reason}`)} | — | — | — |`);
+    // A host not started was never observed: its current tag is unknown, and a bare
+    // tag here would read as "already there".
+    for (const k of r.skipped) s.push(`| ${cell(r.ring)} | ${cell(k.customerId)} | ${k.converged ? code(k.toTag) : tagMove(undefined, k.toTag)} | ${cell(`⏭️ skipped: ${k.reason}`)} | — | — | — |`);
   }
   s.push('', 'Rings: ' + result.rings.map((r) => `**${r.ring}** ${r.status}${r.reason ? ` (${r.reason})` : ''}`).join(' · '));
   if (failed.length) s.push('', 'Use **Retry failed** above to apply this commit again to the failed hosts once the cause is fixed.');

@@ -159,6 +159,8 @@ describe('renderResult title', () => {
     const out = renderResult(result([host('upgraded')], 0), { commit: 'a'.repeat(40) });
     expect(out.title).toBe('Rollout stopped: 1 upgraded, 1 not started');
     expect(out.summary).toContain('outside its maintenance window');
+    // not observed, so no source tag; never a bare tag that reads as "already there"
+    expect(out.summary).toMatch(/\| early \| tanaka \| → `v2` \| ⏭️ skipped: outside its maintenance window \|/);
   });
 
   it('a failed rollout counts the failed hosts', () => {
