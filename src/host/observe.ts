@@ -7,6 +7,9 @@ import { detectLayout, imageTag, parseComposeConfig, parseDfMinFreeMb, parseEnv,
 import { parseJournal } from './journal.js';
 import { parseLockState, READ_LOCK } from './lock.js';
 import { sh } from './shell.js';
+import { parseSections, SECTIONS_SETUP, sectionsPrint, type ObservedSection } from './sections.js';
+
+export { parseSections as parseObserveSections, type ObservedSection } from './sections.js';
 
 // Every read-only look at the host in ONE remote command: the pieces run as
 // shell functions (their own subshells, so an `exit` ends only that piece),
@@ -16,8 +19,7 @@ import { sh } from './shell.js';
 // positional parameters.
 export const OBSERVE = `# observe host (read-only)
 envf=$1 state=$2 journal=$3 broot=$4 bdir=$5 dir=$6 want_sites=$7 bench_sites=$8; shift 8
-t=$(mktemp -d) || exit 70
-trap 'rm -rf "$t"' EXIT
+${SECTIONS_SETUP}
 disk() {
 p=$1; shift
 root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker)
@@ -33,7 +35,6 @@ lastbackup() {
 [ -d "$1" ] || exit 0
 ls -1t "$1"/*/manifest.json 2>/dev/null | head -n 1 | xargs -r cat
 }
-run() { n=$1; shift; ( "$@" ) < /dev/null > "$t/$n.out" 2> "$t/$n.err"; echo $? > "$t/$n.rc"; }
 run raw "$@" config --no-interpolate --format json &
 run cfg "$@" config --format json &
 run env cat "$envf"
@@ -47,56 +48,8 @@ if [ "$want_sites" = 1 ]; then
   run sites "$@" exec -T backend sh -c 'cd "$1" && for d in */; do [ -f "$d/site_config.json" ] && echo "\${d%/}"; done; true' sh "$bench_sites" &
 fi
 wait
-for n in env raw cfg ps disk lock journal backup sites; do
-  [ -e "$t/$n.rc" ] || continue
-  printf '@@FK %s %s@@\\n' "$n" "$(cat "$t/$n.rc")"
-  cat "$t/$n.out"
-  printf '\\n@@FK-ERR %s@@\\n' "$n"
-  cat "$t/$n.err"
-  printf '\\n'
-done
-echo '@@FK-END@@'`;
+${sectionsPrint('env raw cfg ps disk lock journal backup sites')}`;
 
-export interface ObservedSection {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Split OBSERVE's output into its sections. A section that is missing (output
- * cut short, script killed) gets the command's own exit code, or 1.
- */
-export function parseObserveSections(stdout: string, fallback: { code: number | null; stderr: string }): (name: string) => ObservedSection {
-  const found = new Map<string, { code: number; out: string[]; err: string[] }>();
-  let cur: { code: number; out: string[]; err: string[] } | undefined;
-  let inErr = false;
-  for (const line of stdout.split('\n')) {
-    const head = /^@@FK ([a-z]+) (\d+)@@$/.exec(line);
-    if (head) {
-      cur = { code: Number(head[2]), out: [], err: [] };
-      found.set(head[1]!, cur);
-      inErr = false;
-      continue;
-    }
-    if (/^@@FK-ERR [a-z]+@@$/.test(line)) {
-      inErr = true;
-      continue;
-    }
-    if (line === '@@FK-END@@') {
-      cur = undefined;
-      continue;
-    }
-    if (cur) (inErr ? cur.err : cur.out).push(line);
-  }
-  // The line break the script adds after each part is the one split() consumed: joining gives the text back exactly.
-  const text = (lines: string[]) => lines.join('\n');
-  return (name) => {
-    const s = found.get(name);
-    if (!s) return { code: fallback.code === 0 ? 1 : fallback.code, stdout: '', stderr: fallback.stderr || `no ${name} section in the observation` };
-    return { code: s.code, stdout: text(s.out), stderr: text(s.err) };
-  };
-}
 
 export interface ObservationDetail extends Observation {
   /** Parsed .env (values masked by the executor where they look secret). */
@@ -121,7 +74,7 @@ export async function observe(ctx: HostContext, rec: StepRecorder): Promise<Obse
   );
   if (r.simulated) return { reachable: false, services: [], simulated: true, error: 'offline: host not observed' };
   if (r.code === null) return { reachable: false, services: [], error: r.stderr.trim() || 'connection lost during observation' };
-  const section = parseObserveSections(r.stdout, r);
+  const section = parseSections(r.stdout, r);
   const [envR, raw, cfg, ps, disk, lock, jr, lb] = ['env', 'raw', 'cfg', 'ps', 'disk', 'lock', 'journal', 'backup'].map(section) as [
     ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection, ObservedSection,
   ];

@@ -8,7 +8,7 @@ import { parseComposeConfig } from './compose-parse.js';
 import { describeLock } from './lock.js';
 import { sh } from './shell.js';
 import { pairs, RENDER } from './env-file.js';
-import { parseObserveSections } from './observe.js';
+import { parseSections, SECTIONS_SETUP, sectionsPrint } from './sections.js';
 
 // The read-only preflight checks in ONE remote command (same section format
 // as observe): compose config with the new tag, in a plan whether the image
@@ -16,8 +16,7 @@ import { parseObserveSections } from './observe.js';
 const PREFLIGHT_CHECKS = `# preflight checks (read-only)
 envf=$1 image=$2 check_image=$3 v1=$4 x1=$5 v2=$6 x2=$7 o1=$8 o2=$9; shift 9
 ${RENDER}
-t=$(mktemp -d) || exit 70
-trap 'rm -rf "$t"' EXIT
+${SECTIONS_SETUP}
 cfgcheck() { if [ -n "$o2" ]; then env "$o1" "$o2" "$@" config --format json; else env "$o1" "$@" config --format json; fi; }
 imagecheck() {
   docker image inspect --format '{{.Id}}' "$image" 2>/dev/null && exit 0
@@ -28,20 +27,11 @@ envdiff() {
   diff -u --label a/.env --label b/.env "$envf" "$t/rendered"
   [ $? -le 1 ]
 }
-run() { n=$1; shift; ( "$@" ) < /dev/null > "$t/$n.out" 2> "$t/$n.err"; echo $? > "$t/$n.rc"; }
 run cfg cfgcheck "$@" &
 if [ "$check_image" = 1 ]; then run image imagecheck & fi
 run diff envdiff
 wait
-for n in cfg image diff; do
-  [ -e "$t/$n.rc" ] || continue
-  printf '@@FK %s %s@@\\n' "$n" "$(cat "$t/$n.rc")"
-  cat "$t/$n.out"
-  printf '\\n@@FK-ERR %s@@\\n' "$n"
-  cat "$t/$n.err"
-  printf '\\n'
-done
-echo '@@FK-END@@'`;
+${sectionsPrint('cfg image diff')}`;
 
 export interface PreflightOutcome extends StepOutcome {
   ok: boolean;
@@ -95,7 +85,7 @@ export async function preflight(ctx: HostContext, rec: StepRecorder, o: Observat
     { mutates: false, quiet: true, timeoutSeconds: ctx.mode === 'plan' ? c.timeouts.pullSeconds : c.timeouts.commandSeconds },
   );
   if (checks.code === null) return { status: 'unknown', ok: false, targetImage, message: `preflight checks did not finish (connection lost or timed out)` };
-  const section = parseObserveSections(checks.stdout, checks);
+  const section = parseSections(checks.stdout, checks);
   const cfg = section('cfg');
   const diff = section('diff');
   const fileDiff = diff.code === 0 ? diff.stdout : undefined;
