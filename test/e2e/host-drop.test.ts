@@ -1,22 +1,11 @@
 // A connection cut while migrate runs: the step is reported unknown, the host
 // is re-observed, and migrate is never started twice for one change.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { startTestbed, TAGS, type Testbed, type TestbedHost } from '../testbed/index.js';
-import type { HostDriver } from '../../src/host/types.js';
-import { customerFor, driverFor, logResult, migrateStarts, runId } from './host-support.js';
+import { TAGS, type TestbedHost } from '../testbed/index.js';
+import { customerFor, logResult, migrateStarts, runId, useHostTestbed } from './host-support.js';
 
-let tb: Testbed;
-let driver: HostDriver;
-
-beforeAll(async () => {
-  tb = await startTestbed({ name: `fk-host-drop-${process.pid % 100000}`, hosts: 2 });
-  driver = driverFor(tb);
-}, 900_000);
-afterAll(async () => {
-  await driver?.close();
-  await tb?.stop();
-}, 300_000);
+const bed = useHostTestbed({ name: 'fk-host-drop', hosts: 2 });
 
 /** Resolves once migrate of this run has been started on the host (plus a little). */
 async function migrateRunning(h: TestbedHost, id: string): Promise<void> {
@@ -28,12 +17,12 @@ async function migrateRunning(h: TestbedHost, id: string): Promise<void> {
 
 describe('connection cut mid-step', () => {
   it('sessions killed during migrate: step unknown, host re-observed, migrate finished once, upgraded', async () => {
-    const h = tb.hosts[0]!;
-    const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: TAGS.slowMigrate } });
+    const h = bed.tb.hosts[0]!;
+    const c = customerFor(bed.tb, h, { image: { repository: bed.tb.imageRepo, tag: TAGS.slowMigrate } });
     const id = runId('drop');
-    const running = driver.converge(c, { runId: id, mode: 'apply' });
+    const running = bed.driver.converge(c, { runId: id, mode: 'apply' });
     await migrateRunning(h, id);
-    await tb.killSshSessions(h.id);
+    await bed.tb.killSshSessions(h.id);
     const r = await running;
     logResult('killed sessions', r);
     const steps = r.steps.map((s) => `${s.step}:${s.status}`);
@@ -43,24 +32,24 @@ describe('connection cut mid-step', () => {
     expect(steps[unknownAt + 2]).toBe('migrate:ok'); // waited for the same migrate, did not start another
     expect(r.steps[unknownAt + 2]!.output).toMatch(/already started .* not starting it again/);
     expect(r.outcome, r.message).toBe('upgraded');
-    expect(await migrateStarts(tb, h.id, 'v15.41.0')).toBe(1);
-    expect(await tb.dbVersion(h.id)).toBe('v15.41.0');
-    expect(await tb.runningTag(h.id)).toBe(TAGS.slowMigrate);
-    expect(driver.connectionsOpened()[h.id]).toBe(2); // one reconnect, after the drop
+    expect(await migrateStarts(bed.tb, h.id, 'v15.41.0')).toBe(1);
+    expect(await bed.tb.dbVersion(h.id)).toBe('v15.41.0');
+    expect(await bed.tb.runningTag(h.id)).toBe(TAGS.slowMigrate);
+    expect(bed.driver.connectionsOpened()[h.id]).toBe(2); // one reconnect, after the drop
   }, 500_000);
 
   it('host gone during migrate: outcome unknown; a rerun of the same run finishes it without a second migrate', async () => {
-    const h = tb.hosts[1]!;
-    const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: TAGS.slowMigrate } });
+    const h = bed.tb.hosts[1]!;
+    const c = customerFor(bed.tb, h, { image: { repository: bed.tb.imageRepo, tag: TAGS.slowMigrate } });
     const id = runId('gone');
-    const running = driver.converge(c, { runId: id, mode: 'apply' });
+    const running = bed.driver.converge(c, { runId: id, mode: 'apply' });
     await migrateRunning(h, id);
-    await tb.stopSshd(h.id);
+    await bed.tb.stopSshd(h.id);
     let r;
     try {
       r = await running;
     } finally {
-      await tb.startSshd(h.id);
+      await bed.tb.startSshd(h.id);
     }
     logResult('host gone', r);
     expect(r.outcome).toBe('unknown');
@@ -69,18 +58,18 @@ describe('connection cut mid-step', () => {
 
     // Another run is refused: the interrupted run still holds the host lock.
     await new Promise((res) => setTimeout(res, 3100));
-    const other = await driver.converge(c, { runId: runId('other'), mode: 'apply' });
+    const other = await bed.driver.converge(c, { runId: runId('other'), mode: 'apply' });
     logResult('other run meanwhile', other);
     expect(other.outcome).toBe('refused');
     expect(other.message).toContain(`locked by run ${id}`);
 
     // The same run, retried: re-observes, waits for the migrate already running, finishes.
-    const again = await driver.converge(c, { runId: id, mode: 'apply' });
+    const again = await bed.driver.converge(c, { runId: id, mode: 'apply' });
     logResult('same run resumed', again);
     expect(again.outcome, again.message).toBe('upgraded');
     expect(again.steps.some((s) => s.step === 'backup')).toBe(false); // the journal's verified backup is reused
-    expect(await migrateStarts(tb, h.id, 'v15.41.0')).toBe(1);
-    expect(await tb.dbVersion(h.id)).toBe('v15.41.0');
-    expect((await tb.ping(h.id)).status).toBe(200);
+    expect(await migrateStarts(bed.tb, h.id, 'v15.41.0')).toBe(1);
+    expect(await bed.tb.dbVersion(h.id)).toBe('v15.41.0');
+    expect((await bed.tb.ping(h.id)).status).toBe(200);
   }, 600_000);
 });

@@ -1,28 +1,17 @@
 // Failures after the change started roll back: previous .env, containers on
 // the old image, database restored from this run's verified backup.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { startTestbed, TAGS, type Testbed } from '../testbed/index.js';
-import type { HostDriver } from '../../src/host/types.js';
-import { customerFor, driverFor, logResult, runId } from './host-support.js';
+import { TAGS } from '../testbed/index.js';
+import { customerFor, logResult, runId, useHostTestbed } from './host-support.js';
 
-let tb: Testbed;
-let driver: HostDriver;
-
-beforeAll(async () => {
-  tb = await startTestbed({ name: `fk-host-rollback-${process.pid % 100000}`, hosts: 2 });
-  driver = driverFor(tb);
-}, 900_000);
-afterAll(async () => {
-  await driver?.close();
-  await tb?.stop();
-}, 300_000);
+const bed = useHostTestbed({ name: 'fk-host-rollback', hosts: 2 });
 
 describe('rollback', () => {
   it('unhealthy tag → rolled back, database restored, healthy on the old tag', async () => {
-    const h = tb.hosts[0]!;
-    const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: TAGS.unhealthy } });
-    const r = await driver.converge(c, { runId: runId('unhealthy'), mode: 'apply' });
+    const h = bed.tb.hosts[0]!;
+    const c = customerFor(bed.tb, h, { image: { repository: bed.tb.imageRepo, tag: TAGS.unhealthy } });
+    const r = await bed.driver.converge(c, { runId: runId('unhealthy'), mode: 'apply' });
     logResult('unhealthy', r);
     expect(r.outcome, r.message).toBe('rolled-back');
     const health = r.steps.filter((s) => s.step === 'health');
@@ -31,32 +20,32 @@ describe('rollback', () => {
     expect(r.steps.find((s) => s.step === 'restore')?.status).toBe('ok'); // migrate had run: DB restored
     expect(r.steps.some((s) => s.step === 'prune')).toBe(false); // never prune after a failure
     expect(r.message).toMatch(new RegExp(`healthy on ${TAGS.initial}`));
-    expect(await tb.envTag(h.id)).toBe(TAGS.initial);
-    expect(await tb.runningTag(h.id)).toBe(TAGS.initial);
-    expect(await tb.dbVersion(h.id)).toBe(TAGS.initial);
-    expect((await tb.ping(h.id)).body).toBe('{"message":"pong"}');
+    expect(await bed.tb.envTag(h.id)).toBe(TAGS.initial);
+    expect(await bed.tb.runningTag(h.id)).toBe(TAGS.initial);
+    expect(await bed.tb.dbVersion(h.id)).toBe(TAGS.initial);
+    expect((await bed.tb.ping(h.id)).body).toBe('{"message":"pong"}');
     const journal = JSON.parse(readFileSync(`${h.composeDir}/.fleetkeeper/journal.json`, 'utf8'));
     expect(journal.phase).toBe('rolled-back');
     expect(r.after).toMatchObject({ envTag: TAGS.initial, runningTag: TAGS.initial });
   }, 500_000);
 
   it('migrate failure → database restored (schema back), old tag healthy', async () => {
-    const h = tb.hosts[1]!;
-    const c = customerFor(tb, h, { image: { repository: tb.imageRepo, tag: TAGS.migrateFails } });
-    const r = await driver.converge(c, { runId: runId('migfail'), mode: 'apply' });
+    const h = bed.tb.hosts[1]!;
+    const c = customerFor(bed.tb, h, { image: { repository: bed.tb.imageRepo, tag: TAGS.migrateFails } });
+    const r = await bed.driver.converge(c, { runId: runId('migfail'), mode: 'apply' });
     logResult('migrate fails', r);
     expect(r.outcome, r.message).toBe('rolled-back');
     const mig = r.steps.find((s) => s.step === 'migrate')!;
     expect(mig.status).toBe('failed');
     expect(mig.output).toMatch(/Unknown column/); // the failing patch's traceback tail is in the report
     expect(r.steps.find((s) => s.step === 'restore')?.status).toBe('ok');
-    const db = await tb.dbState(h.id);
+    const db = await bed.tb.dbState(h.id);
     expect(db.schemaVersion).toBe(TAGS.initial);
     expect(db.history.some((l) => l.includes('migrate-failed'))).toBe(true);
     expect(db.history.at(-1)).toMatch(new RegExp(`restore from=v15.41.0-partial to=${TAGS.initial}`));
-    expect(await tb.envTag(h.id)).toBe(TAGS.initial);
-    expect(await tb.runningTag(h.id)).toBe(TAGS.initial);
-    expect((await tb.ping(h.id)).status).toBe(200);
+    expect(await bed.tb.envTag(h.id)).toBe(TAGS.initial);
+    expect(await bed.tb.runningTag(h.id)).toBe(TAGS.initial);
+    expect((await bed.tb.ping(h.id)).status).toBe(200);
     expect(r.message).toMatch(/migrate of .* failed.*rolled back.*database of .* restored/);
   }, 500_000);
 });

@@ -7,7 +7,11 @@ import type { Customer } from '../../src/fleet/types.js';
 import type { HostResult } from '../../src/host/types.js';
 import { createSshDriver } from '../../src/host/driver-ssh.js';
 import { loadSshCredentials } from '../../src/ssh/credentials.js';
-import type { Testbed, TestbedHost } from '../testbed/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import type { HostDriver } from '../../src/host/types.js';
+import { startTestbed, type Testbed, type TestbedHost } from '../testbed/index.js';
+
+type StartOptions = Parameters<typeof startTestbed>[0];
 
 export function customerFor(tb: Testbed, h: TestbedHost, over: Partial<Customer> = {}): Customer {
   return {
@@ -65,3 +69,21 @@ export function logResult(title: string, r: HostResult): void {
 
 let seq = 0;
 export const runId = (tag: string) => `${tag}-${Date.now().toString(36)}-${seq++}`;
+
+/**
+ * One testbed and one SSH driver for a test file, started before its tests
+ * and torn down after them. The name gets the pid so concurrent runs of the
+ * same file never share (or tear down) each other's hosts.
+ */
+export function useHostTestbed(opts: StartOptions): { tb: Testbed; driver: HostDriver } {
+  const bed = {} as { tb: Testbed; driver: HostDriver };
+  beforeAll(async () => {
+    bed.tb = await startTestbed({ ...opts, name: `${opts.name}-${process.pid % 100000}` });
+    bed.driver = driverFor(bed.tb);
+  }, 900_000);
+  afterAll(async () => {
+    await bed.driver?.close();
+    await bed.tb?.stop();
+  }, 300_000);
+  return bed;
+}
