@@ -3,18 +3,10 @@
 // benchmark drive the real loader and the real rollout code.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestbedHost } from '../test/testbed/index.js';
 
 /** What the fleet needs to know about a testbed host. */
-export interface TestbedHostLike {
-  address: string;
-  port: number;
-  user: string;
-  hostKey: string;
-  composeDir: string;
-  project: string;
-  site: string;
-  healthUrl: string;
-}
+export type TestbedHostLike = Pick<TestbedHost, 'address' | 'port' | 'user' | 'hostKey' | 'composeDir' | 'project' | 'site' | 'healthUrl'>;
 
 export interface RingSpec {
   name: string;
